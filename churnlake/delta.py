@@ -1,0 +1,60 @@
+"""Delta reads and writes for the registered tables, in one place.
+
+Writes are idempotent: a batch replaces exactly its own rows (``replaceWhere``), and every
+commit carries JSON ``userMetadata`` (job, run date, batch) that Luigi targets look for.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+
+from churnlake.config import Config
+from churnlake.tables import Table
+
+
+def table_exists(spark: SparkSession, table: Table, cfg: Config) -> bool:
+    """True when a Delta table exists at the table's location."""
+    from delta.tables import DeltaTable
+
+    return DeltaTable.isDeltaTable(spark, table.uri(cfg))
+
+
+def read_table(spark: SparkSession, table: Table, cfg: Config, *, version: int | None = None) -> DataFrame:
+    """Read a table by location, optionally as of a Delta version."""
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(table.uri(cfg))
+
+
+def replace_rows(df: DataFrame, table: Table, cfg: Config, *, replace_where: str,
+                 metadata: str) -> None:
+    """Atomically replace the rows matching ``replace_where`` with ``df`` (one commit)."""
+    if not replace_where:
+        raise ValueError("replace_where must select the batch being replaced")
+    writer = (df.write.format("delta").mode("overwrite")
+              .option("replaceWhere", replace_where)
+              .option("userMetadata", metadata))
+    if table.partition_by:
+        writer = writer.partitionBy(*table.partition_by)
+    writer.save(table.uri(cfg))
+
+
+def overwrite_table(df: DataFrame, table: Table, cfg: Config, *, metadata: str) -> None:
+    """Replace the whole table content with ``df`` (one commit; history is kept)."""
+    writer = (df.write.format("delta").mode("overwrite")
+              .option("overwriteSchema", "true")
+              .option("userMetadata", metadata))
+    if table.partition_by:
+        writer = writer.partitionBy(*table.partition_by)
+    writer.save(table.uri(cfg))
+
+
+def register_in_catalog(spark: SparkSession, table: Table, cfg: Config) -> None:
+    """Make an external Delta table visible in the metastore as ``<layer>.<name>``."""
+    if not table.in_catalog:
+        raise ValueError(f"{table.name} is not a catalog table")
+    if not spark.catalog.databaseExists(table.layer):
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {table.layer} "
+                  f"LOCATION '{cfg.lakehouse_root}/{table.layer}/_database'")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {table.name} USING DELTA LOCATION '{table.uri(cfg)}'")

@@ -1,0 +1,114 @@
+"""What every Spark job shares: argument parsing, logging, timing and failure handling.
+
+A job's ``main()`` is wrapped by :func:`run_job`, which logs start, end, rows in/out and
+duration to ``logs/<job>.log`` and stderr, and turns any exception into one readable
+``FAILED`` line and a non-zero exit code (so Luigi marks the task failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from churnlake.config import Config, load_config
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(job)s] %(message)s"
+log = logging.getLogger(__name__)
+
+
+class _JobFilter(logging.Filter):
+    def __init__(self, job: str) -> None:
+        super().__init__()
+        self.job = job
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.job = self.job
+        return True
+
+
+class _NotFileOnly(logging.Filter):
+    """Keeps records marked ``file_only`` (tracebacks) off stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "file_only", False)
+
+
+def setup_logging(job: str, logs_dir: Path, level: int = logging.INFO) -> None:
+    """Log to ``<logs_dir>/<job>.log`` and stderr, each line tagged with the job name."""
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    root.setLevel(level)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    fmt = logging.Formatter(LOG_FORMAT)
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.addFilter(_NotFileOnly())
+    for handler in (logging.FileHandler(logs_dir / f"{job}.log", encoding="utf-8"), stderr):
+        handler.setFormatter(fmt)
+        handler.addFilter(_JobFilter(job))
+        root.addHandler(handler)
+    for noisy in ("py4j", "urllib3", "alembic", "git"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def parse_run_date(value: str) -> dt.date:
+    """Parse ``YYYY-MM-DD`` with a clear error."""
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--run-date must be YYYY-MM-DD, got {value!r}") from None
+
+
+def job_arg_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every job takes: ``--run-date`` and ``--config``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--run-date", type=parse_run_date, required=True, help="logical date, YYYY-MM-DD")
+    parser.add_argument("--config", default=None, help="pipeline YAML (default conf/pipeline.yaml)")
+    return parser
+
+
+@dataclass
+class JobResult:
+    """What a job reports back: row counts and free-form details for the log."""
+
+    rows_in: int = 0
+    rows_out: int = 0
+    details: dict = field(default_factory=dict)
+
+
+def commit_metadata(job: str, run_date: dt.date, **extra: object) -> str:
+    """JSON stored as Delta ``userMetadata`` so a commit can be traced to a job run."""
+    return json.dumps({"job": job, "run_date": run_date.isoformat(), **extra}, sort_keys=True)
+
+
+def run_job(job: str, main: Callable[[argparse.Namespace, Config], JobResult],
+            parser: argparse.ArgumentParser, argv: list[str] | None = None) -> None:
+    """Parse args, load config, run ``main`` with logging and timing; exit 1 on failure."""
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+    except ValueError as exc:
+        print(f"FAILED {job}: configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    setup_logging(job, cfg.logs_dir)
+    started = time.monotonic()
+    log.info("START run_date=%s lakehouse=%s", args.run_date, cfg.lakehouse_root)
+    try:
+        result = main(args, cfg)
+    except Exception as exc:  # noqa: BLE001 - the job boundary: report and exit non-zero
+        log.error("traceback of the failure", exc_info=True, extra={"file_only": True})
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        log.error("FAILED after %.1fs: %s: %s", time.monotonic() - started, type(exc).__name__, cause)
+        logging.shutdown()
+        sys.exit(1)
+    log.info("END status=ok rows_in=%d rows_out=%d duration_s=%.1f details=%s",
+             result.rows_in, result.rows_out, time.monotonic() - started,
+             json.dumps(result.details, sort_keys=True, default=str))
+    logging.shutdown()

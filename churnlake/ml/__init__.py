@@ -1,0 +1,1 @@
+"""Model training and tracking helpers (scikit-learn, MLflow)."""

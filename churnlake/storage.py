@@ -1,0 +1,136 @@
+"""File access to the lakehouse outside Spark: local folders and HDFS (WebHDFS).
+
+Raw landing files are written, and Delta logs are read (by Luigi targets), through
+:func:`filestore_for`, which picks the implementation from the URI scheme. Spark itself
+reads and writes ``file://`` and ``hdfs://`` URIs natively.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator, Protocol
+from urllib.parse import unquote, urlparse
+
+from churnlake.config import Config
+
+
+class FileStore(Protocol):
+    """The few file operations the pipeline needs outside Spark."""
+
+    def exists(self, uri: str) -> bool: ...
+    def list(self, uri: str) -> list[str]: ...
+    def read_bytes(self, uri: str) -> bytes: ...
+    def write_bytes(self, uri: str, data: bytes) -> None: ...
+
+
+def _local_path(uri: str) -> Path:
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        raise ValueError(f"{uri!r} is not a local file URI")
+    return Path(unquote(parsed.path))
+
+
+class LocalStore:
+    """``file://`` URIs; writes are atomic (temp file + rename)."""
+
+    def exists(self, uri: str) -> bool:
+        return _local_path(uri).exists()
+
+    def list(self, uri: str) -> list[str]:
+        path = _local_path(uri)
+        return sorted(p.name for p in path.iterdir()) if path.is_dir() else []
+
+    def read_bytes(self, uri: str) -> bytes:
+        return _local_path(uri).read_bytes()
+
+    def write_bytes(self, uri: str, data: bytes) -> None:
+        path = _local_path(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+class WebHdfsStore:
+    """``hdfs://`` URIs through the WebHDFS REST API (the ``hdfs`` package)."""
+
+    def __init__(self, webhdfs_url: str, user: str | None = None) -> None:
+        from hdfs import InsecureClient  # imported lazily: only HDFS users need it
+
+        self._client = InsecureClient(webhdfs_url, user=user or os.environ.get("USER", "churnlake"))
+
+    @staticmethod
+    def _path(uri: str) -> str:
+        parsed = urlparse(uri)
+        if parsed.scheme != "hdfs":
+            raise ValueError(f"{uri!r} is not an hdfs:// URI")
+        return unquote(parsed.path) or "/"
+
+    def exists(self, uri: str) -> bool:
+        return self._client.status(self._path(uri), strict=False) is not None
+
+    def list(self, uri: str) -> list[str]:
+        path = self._path(uri)
+        if self._client.status(path, strict=False) is None:
+            return []
+        return sorted(self._client.list(path))
+
+    def read_bytes(self, uri: str) -> bytes:
+        with self._client.read(self._path(uri)) as reader:
+            return reader.read()
+
+    def write_bytes(self, uri: str, data: bytes) -> None:
+        path = self._path(uri)
+        tmp = f"{path.rsplit('/', 1)[0]}/.{path.rsplit('/', 1)[1]}.tmp"
+        self._client.write(tmp, data=data, overwrite=True)
+        if self.exists(uri):
+            self._client.delete(path)
+        self._client.rename(tmp, path)
+
+
+def filestore_for(uri: str, cfg: Config) -> FileStore:
+    """The store that handles ``uri`` (``file://`` or ``hdfs://``)."""
+    scheme = urlparse(uri).scheme
+    if scheme in ("", "file"):
+        return LocalStore()
+    if scheme == "hdfs":
+        if not cfg.webhdfs_url:
+            raise ValueError(
+                f"{uri} is on HDFS but lakehouse.webhdfs_url is not set "
+                "(set CHURNLAKE__LAKEHOUSE__WEBHDFS_URL=http://<namenode>:<http-port>)"
+            )
+        return WebHdfsStore(cfg.webhdfs_url, cfg.webhdfs_user)
+    raise ValueError(f"unsupported storage scheme {scheme!r} in {uri}")
+
+
+def delta_commits(table_uri: str, store: FileStore) -> Iterator[dict]:
+    """Yield the ``commitInfo`` of every commit JSON still in a Delta table's log.
+
+    Each item gets ``version`` and, when the writer set it, ``userMetadata`` parsed from
+    JSON. Missing table → nothing.
+    """
+    log_uri = f"{table_uri}/_delta_log"
+    for name in store.list(log_uri):
+        if not (name.endswith(".json") and name[:-5].isdigit()):
+            continue
+        for line in store.read_bytes(f"{log_uri}/{name}").decode("utf-8").splitlines():
+            action = json.loads(line) if line.strip() else {}
+            info = action.get("commitInfo")
+            if info is None:
+                continue
+            info = dict(info, version=int(name[:-5]))
+            meta = info.get("userMetadata")
+            if isinstance(meta, str):
+                try:
+                    info["userMetadata"] = json.loads(meta)
+                except json.JSONDecodeError:
+                    pass
+            yield info

@@ -1,0 +1,86 @@
+"""The one module that knows every table's name and location.
+
+Jobs, tasks and tests ask here for a table's URI, its partition columns and its catalog
+name; no other module builds a lakehouse path. Locations are URIs under the configured
+lakehouse root, so the same code runs on a local folder and on ``hdfs://``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from churnlake.config import Config
+
+
+@dataclass(frozen=True)
+class Table:
+    """A Delta table of the lakehouse."""
+
+    name: str  # "<layer>.<table>", also the metastore name for catalog tables
+    relpath: str  # location below the lakehouse root
+    partition_by: tuple[str, ...] = ()
+    in_catalog: bool = False  # registered in the Hive metastore (gold tables)
+    description: str = ""
+
+    @property
+    def layer(self) -> str:
+        """The medallion layer: bronze, silver or gold."""
+        return self.name.split(".", 1)[0]
+
+    def uri(self, cfg: Config) -> str:
+        """Full location of the table under ``cfg.lakehouse_root``."""
+        return f"{cfg.lakehouse_root}/{self.relpath}"
+
+
+BRONZE_CRM_CUSTOMERS = Table(
+    "bronze.crm_customers",
+    "bronze/crm/customers",
+    partition_by=("_source", "_ingest_date"),
+    description="CRM customer export as received (all columns text) plus lineage columns.",
+)
+SILVER_CUSTOMERS = Table(
+    "silver.customers",
+    "silver/customers",
+    description="One typed, deduplicated row per customer (latest CRM record wins).",
+)
+GOLD_CUSTOMER_FEATURES = Table(
+    "gold.customer_features",
+    "gold/customer_features",
+    partition_by=("as_of_date",),
+    in_catalog=True,
+    description="Model features per customer, computed as of a date.",
+)
+GOLD_CHURN_LABELS = Table(
+    "gold.churn_labels",
+    "gold/churn_labels",
+    partition_by=("as_of_date",),
+    in_catalog=True,
+    description="Churn label per customer as of a date (kept apart from the features).",
+)
+
+ALL_TABLES: tuple[Table, ...] = (
+    BRONZE_CRM_CUSTOMERS,
+    SILVER_CUSTOMERS,
+    GOLD_CUSTOMER_FEATURES,
+    GOLD_CHURN_LABELS,
+)
+_BY_NAME = {t.name: t for t in ALL_TABLES}
+
+
+def get_table(name: str) -> Table:
+    """Look a table up by its ``layer.table`` name."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        known = ", ".join(sorted(_BY_NAME))
+        raise ValueError(f"unknown table {name!r}; known tables: {known}") from None
+
+
+def landing_uri(cfg: Config, source: str, entity: str, ingest_date: str, ingest_hour: int) -> str:
+    """Folder of the immutable raw landing zone for one source entity and hour."""
+    if not 0 <= ingest_hour <= 23:
+        raise ValueError(f"ingest_hour must be 0..23, got {ingest_hour}")
+    return (
+        f"{cfg.lakehouse_root}/bronze/_landing/source={source}/type={entity}"
+        f"/ingest_date={ingest_date}/ingest_hour={ingest_hour:02d}"
+    )

@@ -1,0 +1,1 @@
+"""Pure DataFrame -> DataFrame transforms. They never read, write or create a session."""

@@ -1,0 +1,93 @@
+"""Ingest CRM customer exports (CSV files in the inbox) into ``bronze.crm_customers``.
+
+    ./spark-submit.sh jobs/bronze/ingest_crm.py --run-date 2026-11-27
+
+Files whose content was already ingested by another batch are skipped. The batch for a
+run date replaces its own rows, so a rerun leaves the table content unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+
+from pyspark.sql import functions as F
+
+from churnlake.config import Config
+from churnlake.delta import read_table, replace_rows, table_exists
+from churnlake.ingest import land_file, sha256_bytes
+from churnlake.jobrun import JobResult, commit_metadata, job_arg_parser, run_job
+from churnlake.schemas import struct
+from churnlake.spark import get_spark
+from churnlake.tables import BRONZE_CRM_CUSTOMERS as TABLE
+from churnlake.transforms.bronze import add_lineage
+
+JOB = "bronze_ingest_crm"
+SOURCE = "crm"
+log = logging.getLogger(JOB)
+
+
+def main(args: argparse.Namespace, cfg: Config) -> JobResult:
+    """Land new inbox files and append them to bronze as one batch for the run date."""
+    run_date: dt.date = args.run_date
+    batch_id = f"{SOURCE}-{run_date.isoformat()}"
+    inbox = cfg.crm_inbox
+    if not inbox.is_dir():
+        raise FileNotFoundError(f"the CRM inbox {inbox} does not exist (sources.crm.inbox)")
+    files = sorted(p for p in inbox.glob("*.csv") if p.is_file())
+
+    spark = get_spark(JOB, cfg)
+    try:
+        seen: set[str] = set()
+        # A rerun keeps the batch's first ingestion time, so its rows come out identical.
+        ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+        if table_exists(spark, TABLE, cfg):
+            bronze_now = read_table(spark, TABLE, cfg)
+            seen = {r[0] for r in bronze_now.where(F.col("_batch_id") != batch_id)
+                    .select("_source_file_sha256").distinct().collect()}
+            first = bronze_now.where(F.col("_batch_id") == batch_id).agg(F.min("_ingested_at")).first()[0]
+            ingested_at = first or ingested_at
+        new_files = []
+        for path in files:
+            digest = sha256_bytes(path.read_bytes())
+            if digest in seen:
+                log.info("skip %s: content %s already ingested by an earlier batch", path.name, digest[:12])
+                continue
+            new_files.append(path)
+        landed = [land_file(cfg, p, source=SOURCE, entity="customers",
+                            ingest_date=run_date.isoformat(), ingest_hour=0) for p in new_files]
+        schema = struct(cfg, "bronze", "crm_customers").add("_corrupt_record", "string")
+        if landed:
+            raw = (spark.read.schema(schema)
+                   .option("header", True)
+                   .option("mode", "PERMISSIVE")
+                   .option("columnNameOfCorruptRecord", "_corrupt_record")
+                   .option("encoding", "UTF-8")
+                   .csv([f.uri for f in landed]))
+        else:
+            # Still commit (an empty batch) so the run date is recorded as done.
+            log.info("no new CRM files; batch %s commits no rows", batch_id)
+            raw = spark.createDataFrame([], schema)
+        raw = raw.withColumn("_file", F.col("_metadata.file_path")) if landed \
+            else raw.withColumn("_file", F.lit(None).cast("string"))
+        bronze = add_lineage(raw, source=SOURCE, batch_id=batch_id, ingested_at=ingested_at,
+                             ingest_date=run_date, file_col=F.col("_file"),
+                             sha_by_file={f.name: f.sha256 for f in landed},
+                             rescued_col=F.col("_corrupt_record")).drop("_file", "_corrupt_record")
+        bronze = bronze.cache()
+        rows = bronze.count()
+        replace_rows(bronze, TABLE, cfg,
+                     replace_where=f"_source = '{SOURCE}' AND _batch_id = '{batch_id}'",
+                     metadata=commit_metadata(JOB, run_date, batch_id=batch_id,
+                                              files=[f.name for f in landed]))
+        rescued = bronze.where(F.col("_rescued_data").isNotNull()).count()
+        return JobResult(rows_in=rows, rows_out=rows,
+                         details={"batch_id": batch_id, "files": len(landed),
+                                  "skipped_files": len(files) - len(new_files), "rescued_rows": rescued})
+    finally:
+        spark.stop()
+
+
+if __name__ == "__main__":
+    run_job(JOB, main, job_arg_parser(__doc__.splitlines()[0]))

@@ -1,0 +1,37 @@
+"""The base of every churnlake task: a SparkSubmitTask that runs ``./spark-submit.sh``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import luigi
+from luigi.contrib.spark import SparkSubmitTask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ChurnlakeSparkTask(SparkSubmitTask):
+    """Runs ``job_file`` through the project's spark-submit wrapper for one run date.
+
+    Resource flags (master, driver-memory, conf) come from the ``[spark]`` section of
+    ``conf/luigi.cfg``; the wrapper adds Delta, the defaults and the code archive.
+    """
+
+    run_date = luigi.DateParameter(description="logical date of the run (YYYY-MM-DD)")
+    job_file: str = ""  # path relative to the project root, e.g. "jobs/silver/customers.py"
+
+    @property
+    def app(self) -> str:
+        return str(PROJECT_ROOT / self.job_file)
+
+    @property
+    def spark_submit(self) -> str:
+        configured = luigi.configuration.get_config().get("spark", "spark-submit", None)
+        return configured or str(PROJECT_ROOT / "spark-submit.sh")
+
+    @property
+    def name(self) -> str:
+        return f"churnlake-{self.task_family}-{self.run_date.isoformat()}"
+
+    def app_options(self) -> list[str]:
+        return ["--run-date", self.run_date.isoformat()]

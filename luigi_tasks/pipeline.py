@@ -1,0 +1,68 @@
+"""The churnlake pipeline DAG: CRM ingest -> bronze -> silver -> gold -> train -> register.
+
+    luigi --module luigi_tasks.pipeline Pipeline --run-date 2026-11-27 --local-scheduler
+"""
+
+from __future__ import annotations
+
+import luigi
+
+from churnlake import tables
+from luigi_tasks.base import ChurnlakeSparkTask
+from luigi_tasks.targets import DeltaCommitTarget, MlflowRunTarget
+
+
+class BronzeCrm(ChurnlakeSparkTask):
+    """Land CRM CSV exports and append them to ``bronze.crm_customers``."""
+
+    job_file = "jobs/bronze/ingest_crm.py"
+
+    def output(self):
+        return DeltaCommitTarget(tables.BRONZE_CRM_CUSTOMERS, "bronze_ingest_crm", self.run_date.isoformat())
+
+
+class SilverCustomers(ChurnlakeSparkTask):
+    """Type and deduplicate customers into ``silver.customers``."""
+
+    job_file = "jobs/silver/customers.py"
+
+    def requires(self):
+        return BronzeCrm(run_date=self.run_date)
+
+    def output(self):
+        return DeltaCommitTarget(tables.SILVER_CUSTOMERS, "silver_customers", self.run_date.isoformat())
+
+
+class GoldCustomerFeatures(ChurnlakeSparkTask):
+    """Write ``gold.customer_features`` and ``gold.churn_labels`` as of the run date."""
+
+    job_file = "jobs/gold/customer_features.py"
+
+    def requires(self):
+        return SilverCustomers(run_date=self.run_date)
+
+    def output(self):
+        day = self.run_date.isoformat()
+        return [DeltaCommitTarget(tables.GOLD_CUSTOMER_FEATURES, "gold_customer_features", day),
+                DeltaCommitTarget(tables.GOLD_CHURN_LABELS, "gold_customer_features", day)]
+
+
+class TrainModel(ChurnlakeSparkTask):
+    """Train the baseline, log it to MLflow and register ``churn-model``."""
+
+    job_file = "jobs/ml/train.py"
+
+    def requires(self):
+        return GoldCustomerFeatures(run_date=self.run_date)
+
+    def output(self):
+        return MlflowRunTarget("ml_train", self.run_date.isoformat())
+
+
+class Pipeline(luigi.WrapperTask):
+    """The whole pipeline for one run date."""
+
+    run_date = luigi.DateParameter()
+
+    def requires(self):
+        return TrainModel(run_date=self.run_date)

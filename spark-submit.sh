@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The one way to run a churnlake Spark job.
+#
+#   ./spark-submit.sh [spark-submit flags...] jobs/<layer>/<job>.py [job args...]
+#   ./spark-submit.sh jobs/silver/customers.py --run-date 2026-11-27
+#   ./spark-submit.sh --master spark://host:7077 --conf spark.executor.memory=2g jobs/...py --run-date ...
+#
+# It uses the project's venv Spark, adds conf/spark-defaults.conf (with the Delta package), the
+# log4j2 config and the project's code as a --py-files archive (so the same command works
+# against a cluster master), and passes every flag before the job file to spark-submit
+# unchanged (later flags win, so --master/--conf given here override the defaults).
+# Environment: CHURNLAKE_VENV (default .venv), CHURNLAKE_MASTER (default local[*]),
+# CHURNLAKE_IVY_DIR (default .cache/ivy), SPARK_DRIVER_MEMORY.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV="${CHURNLAKE_VENV:-$ROOT/.venv}"
+
+if [[ ! -x "$VENV/bin/spark-submit" ]]; then
+  echo "spark-submit.sh: no Spark in $VENV (run 'make setup' first, or set CHURNLAKE_VENV)" >&2
+  exit 2
+fi
+export PATH="$VENV/bin:$PATH"
+export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$VENV/bin/python}"
+export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$VENV/bin/python}"
+export CHURNLAKE_HOME="${CHURNLAKE_HOME:-$ROOT}"
+unset SPARK_HOME  # always the venv's Spark, never a stray one
+
+# Split: spark-submit flags until the first *.py argument, job arguments after it.
+flags=()
+app=""
+extra_java=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    *.py) app="$1"; shift; break ;;
+    --driver-java-options) extra_java="$2"; shift 2 ;;
+    --driver-java-options=*) extra_java="${1#*=}"; shift ;;
+    *) flags+=("$1"); shift ;;
+  esac
+done
+if [[ -z "$app" ]]; then
+  echo "usage: ./spark-submit.sh [spark-submit flags] jobs/<layer>/<job>.py [job args]" >&2
+  exit 2
+fi
+[[ "$app" = /* ]] || app="$ROOT/$app"
+if [[ ! -f "$app" ]]; then
+  echo "spark-submit.sh: job file $app does not exist" >&2
+  exit 2
+fi
+
+# The project's code as one archive, rebuilt when any source file is newer.
+mkdir -p "$ROOT/build"
+archive="$ROOT/build/churnlake.zip"
+if [[ ! -f "$archive" ]] || [[ -n "$(find "$ROOT/churnlake" -name '*.py' -newer "$archive" -print -quit)" ]]; then
+  tmp="$(mktemp "$ROOT/build/.churnlake.XXXXXX.zip")"
+  rm -f "$tmp"
+  (cd "$ROOT" && "$VENV/bin/python" - "$tmp" <<'PY'
+import sys, zipfile, pathlib
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as zf:
+    for path in sorted(pathlib.Path("churnlake").rglob("*.py")):
+        zf.write(path)
+PY
+  )
+  mv -f "$tmp" "$archive"
+fi
+
+ivy="${CHURNLAKE_IVY_DIR:-$ROOT/.cache/ivy}"
+log4j="file:$ROOT/conf/log4j2.properties"
+mkdir -p "$ROOT/logs" "$ROOT/state"
+java_opts="-Dlog4j2.configurationFile=$log4j -Dderby.system.home=$ROOT/state -Dchurnlake.logs=$ROOT/logs $extra_java"
+
+exec "$VENV/bin/spark-submit" \
+  --master "${CHURNLAKE_MASTER:-local[*]}" \
+  --properties-file "$ROOT/conf/spark-defaults.conf" \
+  --conf "spark.jars.ivy=$ivy" \
+  --conf "spark.executorEnv.PYSPARK_PYTHON=$PYSPARK_PYTHON" \
+  --conf "spark.executor.extraJavaOptions=-Dlog4j2.configurationFile=$log4j" \
+  --driver-java-options "$java_opts" \
+  ${SPARK_DRIVER_MEMORY:+--driver-memory "$SPARK_DRIVER_MEMORY"} \
+  --py-files "$archive" \
+  "${flags[@]}" \
+  "$app" "$@"

@@ -1,0 +1,63 @@
+"""Shared fixtures: a temporary lakehouse config and one local SparkSession with Delta."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from churnlake.config import PROJECT_ROOT, Config, load_config
+
+# Service fixtures (PostgreSQL, HDFS) live in their own plugin module.
+pytest_plugins = ["tests.service_fixtures"] if (Path(__file__).parent / "service_fixtures.py").exists() else []
+
+TELCO_CSV = PROJECT_ROOT / "data" / "telco_customer_churn.csv"
+
+
+def lakehouse_env(base: Path) -> dict[str, str]:
+    """Environment overrides that point every location of the pipeline under ``base``."""
+    return {
+        "CHURNLAKE__LAKEHOUSE__ROOT": str(base / "lakehouse"),
+        "CHURNLAKE__STATE_DIR": str(base / "state"),
+        "CHURNLAKE__LOGS_DIR": str(base / "logs"),
+        "CHURNLAKE__REPORTS_DIR": str(base / "reports"),
+        "CHURNLAKE__SOURCES__CRM__INBOX": str(base / "inbox" / "crm"),
+    }
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A temporary folder for session-wide state (metastore, lakehouse of the Spark fixture)."""
+    return tmp_path_factory.mktemp("churnlake-session")
+
+
+@pytest.fixture(scope="session")
+def cfg(session_dir: Path) -> Config:
+    """Config whose lakehouse, state and logs live in a temporary folder."""
+    return load_config(environ={k: v for k, v in {**os.environ, **lakehouse_env(session_dir)}.items()})
+
+
+@pytest.fixture(scope="session")
+def spark(cfg: Config):
+    """One local SparkSession with Delta for the whole test session (UI off, 2 shuffles)."""
+    from churnlake.spark import local_spark
+
+    session = local_spark("churnlake-tests", cfg, extra={
+        "spark.sql.shuffle.partitions": "2",
+        "spark.default.parallelism": "2",
+        "spark.master": "local[2]",
+    })
+    yield session
+    session.stop()
+
+
+def assert_same_rows(actual, expected) -> None:
+    """Compare two DataFrames as multisets of rows, showing both on a mismatch."""
+    missing = expected.exceptAll(actual)
+    extra = actual.exceptAll(expected)
+    if missing.count() or extra.count():
+        raise AssertionError(
+            "DataFrames differ.\nexpected:\n" + expected._jdf.showString(20, 0, False)
+            + "\nactual:\n" + actual._jdf.showString(20, 0, False)
+        )
