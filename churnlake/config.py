@@ -88,6 +88,19 @@ class Config:
     reports_dir: Path
     crm_inbox: Path
     crm_bundled_file: Path
+    billing_url: str
+    billing_tables: tuple[str, ...]
+    billing_fetch_rows: int
+    tickets_base_url: str
+    tickets_token_env: str
+    tickets_page_size: int
+    tickets_timeout_s: float
+    tickets_max_attempts: int
+    web_logs_inbox: Path
+    demo_dir: Path
+    demo_seed: int
+    demo_days: int
+    demo_broken_lines: int
     spark_local_master: str
     spark_shuffle_partitions: int
     mlflow_tracking_uri: str
@@ -143,10 +156,15 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
 
     state_dir = resolve_path(get("state_dir"), base)
     tracking = get("mlflow.tracking_uri", None) or f"sqlite:///{state_dir / 'mlflow.db'}"
+    demo_dir = resolve_path(get("demo.dir"), base)
     try:
         shuffle = int(get("spark.shuffle_partitions"))
         seed = int(get("run.seed"))
         test_size = float(get("run.test_size"))
+        numbers = {k: int(get(k)) for k in ("sources.billing.fetch_rows", "sources.tickets.page_size",
+                                            "sources.tickets.max_attempts", "demo.seed", "demo.days",
+                                            "demo.broken_lines")}
+        timeout = float(get("sources.tickets.timeout_s"))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"config {path}: a numeric setting is malformed: {exc}") from exc
     if not 0 < test_size < 1:
@@ -161,6 +179,19 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         reports_dir=resolve_path(get("reports_dir"), base),
         crm_inbox=resolve_path(get("sources.crm.inbox"), base),
         crm_bundled_file=resolve_path(get("sources.crm.bundled_file"), base),
+        billing_url=get("sources.billing.url", None) or f"sqlite:///{demo_dir / 'billing.db'}",
+        billing_tables=tuple(get("sources.billing.tables")),
+        billing_fetch_rows=numbers["sources.billing.fetch_rows"],
+        tickets_base_url=str(get("sources.tickets.base_url")).rstrip("/"),
+        tickets_token_env=str(get("sources.tickets.token_env")),
+        tickets_page_size=numbers["sources.tickets.page_size"],
+        tickets_timeout_s=timeout,
+        tickets_max_attempts=numbers["sources.tickets.max_attempts"],
+        web_logs_inbox=resolve_path(get("sources.web_logs.inbox"), base),
+        demo_dir=demo_dir,
+        demo_seed=numbers["demo.seed"],
+        demo_days=numbers["demo.days"],
+        demo_broken_lines=numbers["demo.broken_lines"],
         spark_local_master=str(get("spark.local_master")),
         spark_shuffle_partitions=shuffle,
         mlflow_tracking_uri=tracking,

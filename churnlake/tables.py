@@ -38,6 +38,37 @@ BRONZE_CRM_CUSTOMERS = Table(
     partition_by=("_source", "_ingest_date"),
     description="CRM customer export as received (all columns text) plus lineage columns.",
 )
+BRONZE_BILLING_INVOICES = Table(
+    "bronze.billing_invoices",
+    "bronze/billing/invoices",
+    partition_by=("_source", "_ingest_date"),
+    description="Invoices from the billing database, read incrementally by (updated_at, invoice_id).",
+)
+BRONZE_BILLING_PAYMENTS = Table(
+    "bronze.billing_payments",
+    "bronze/billing/payments",
+    partition_by=("_source", "_ingest_date"),
+    description="Payments from the billing database, read incrementally by (updated_at, payment_id).",
+)
+BRONZE_SUPPORT_TICKETS = Table(
+    "bronze.support_tickets",
+    "bronze/support/tickets",
+    partition_by=("_source", "_ingest_date"),
+    description="Support-ticket versions from the ticket REST API (one row per fetched version).",
+)
+BRONZE_WEB_ACCESS_LOGS = Table(
+    "bronze.web_access_logs",
+    "bronze/web/access_logs",
+    partition_by=("_source", "_ingest_date"),
+    description="Parsed Apache combined-format access-log lines (customer id in the authuser field).",
+)
+QUARANTINE_WEB_ACCESS_LOGS = Table(
+    "bronze.web_access_logs_quarantine",
+    "bronze/web/access_logs_quarantine",
+    partition_by=("_source", "_ingest_date"),
+    description="Access-log lines that did not parse: the raw line and the reason.",
+)
+BILLING_TABLES = {"invoices": BRONZE_BILLING_INVOICES, "payments": BRONZE_BILLING_PAYMENTS}
 SILVER_CUSTOMERS = Table(
     "silver.customers",
     "silver/customers",
@@ -60,6 +91,11 @@ GOLD_CHURN_LABELS = Table(
 
 ALL_TABLES: tuple[Table, ...] = (
     BRONZE_CRM_CUSTOMERS,
+    BRONZE_BILLING_INVOICES,
+    BRONZE_BILLING_PAYMENTS,
+    BRONZE_SUPPORT_TICKETS,
+    BRONZE_WEB_ACCESS_LOGS,
+    QUARANTINE_WEB_ACCESS_LOGS,
     SILVER_CUSTOMERS,
     GOLD_CUSTOMER_FEATURES,
     GOLD_CHURN_LABELS,

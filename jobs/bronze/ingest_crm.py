@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from churnlake.config import Config
 from churnlake.delta import read_table, replace_rows, table_exists
 from churnlake.ingest import land_file, sha256_bytes
+from churnlake.ingestion.readers import read_crm_csv
 from churnlake.jobrun import JobResult, commit_metadata, job_arg_parser, run_job
 from churnlake.schemas import struct
 from churnlake.spark import get_spark
@@ -57,20 +58,13 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
             new_files.append(path)
         landed = [land_file(cfg, p, source=SOURCE, entity="customers",
                             ingest_date=run_date.isoformat(), ingest_hour=0) for p in new_files]
-        schema = struct(cfg, "bronze", "crm_customers").add("_corrupt_record", "string")
+        schema = struct(cfg, "bronze", "crm_customers")
         if landed:
-            raw = (spark.read.schema(schema)
-                   .option("header", True)
-                   .option("mode", "PERMISSIVE")
-                   .option("columnNameOfCorruptRecord", "_corrupt_record")
-                   .option("encoding", "UTF-8")
-                   .csv([f.uri for f in landed]))
+            raw = read_crm_csv(spark, [f.uri for f in landed], schema)
         else:
             # Still commit (an empty batch) so the run date is recorded as done.
             log.info("no new CRM files; batch %s commits no rows", batch_id)
-            raw = spark.createDataFrame([], schema)
-        raw = raw.withColumn("_file", F.col("_metadata.file_path")) if landed \
-            else raw.withColumn("_file", F.lit(None).cast("string"))
+            raw = spark.createDataFrame([], schema.add("_corrupt_record", "string").add("_file", "string"))
         bronze = add_lineage(raw, source=SOURCE, batch_id=batch_id, ingested_at=ingested_at,
                              ingest_date=run_date, file_col=F.col("_file"),
                              sha_by_file={f.name: f.sha256 for f in landed},

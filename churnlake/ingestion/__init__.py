@@ -1,0 +1,1 @@
+"""Ingestion from the source systems into the bronze layer."""

@@ -1,0 +1,166 @@
+"""What every bronze ingestion shares: intervals, batch ids, commit checks, landing, run log.
+
+A *batch* is one run of one source entity for one interval (a day, or an hour of a day).
+Its id, ``<source>-<entity>-<interval>``, is stamped on every bronze row (``_batch_id``)
+and on the Delta commit (``userMetadata``). A batch is committed at most once: a rerun of a
+committed batch changes nothing, and a run interrupted before its commit left no table
+state, so it simply runs again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from churnlake.config import Config
+from churnlake.ingest import LandedFile, sha256_bytes
+from churnlake.storage import delta_commits, filestore_for
+from churnlake.tables import Table, landing_uri
+
+log = logging.getLogger(__name__)
+INGESTION_LOG = "ingestion.log"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A scheduling interval: a whole day (``hour`` None) or one hour of it."""
+
+    day: dt.date
+    hour: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.hour is not None and not 0 <= self.hour <= 23:
+            raise ValueError(f"hour must be 0..23, got {self.hour}")
+
+    @property
+    def label(self) -> str:
+        """``YYYY-MM-DD`` or ``YYYY-MM-DDTHH``."""
+        return self.day.isoformat() if self.hour is None else f"{self.day.isoformat()}T{self.hour:02d}"
+
+    @property
+    def landing_hour(self) -> int:
+        """The ``ingest_hour`` folder of the landing zone (00 for a daily batch)."""
+        return 0 if self.hour is None else self.hour
+
+
+def batch_id(source: str, entity: str, interval: Interval) -> str:
+    """The id of a batch: ``<source>-<entity>-<interval label>``."""
+    if not source.isidentifier() or not entity.isidentifier():
+        raise ValueError(f"source and entity must be identifiers, got {source!r}, {entity!r}")
+    return f"{source}-{entity}-{interval.label}"
+
+
+def committed_version(table: Table, cfg: Config, batch: str) -> int | None:
+    """The Delta version that committed ``batch`` to ``table``, or None."""
+    uri = table.uri(cfg)
+    for info in delta_commits(uri, filestore_for(uri, cfg)):
+        meta = info.get("userMetadata")
+        if isinstance(meta, dict) and meta.get("batch_id") == batch:
+            return info["version"]
+    return None
+
+
+def land_bytes(cfg: Config, data: bytes, *, source: str, entity: str, interval: Interval,
+               name: str, committed: bool) -> LandedFile:
+    """Write one raw file of a batch into the landing zone.
+
+    The landing zone is immutable once the batch is committed. A file left by an
+    interrupted, uncommitted attempt is replaced (and logged), since that attempt never
+    reached bronze.
+    """
+    folder = landing_uri(cfg, source, entity, interval.day.isoformat(), interval.landing_hour)
+    uri = f"{folder}/{name}"
+    store = filestore_for(uri, cfg)
+    digest = sha256_bytes(data)
+    if store.exists(uri):
+        if sha256_bytes(store.read_bytes(uri)) == digest:
+            return LandedFile(name, uri, digest, len(data))
+        if committed:
+            raise ValueError(f"landing zone is immutable: {uri} belongs to a committed batch")
+        log.warning("replacing %s left by an interrupted attempt of this batch", uri)
+    store.write_bytes(uri, data)
+    log.debug("landed %s (%d bytes, sha256 %s)", uri, len(data), digest[:12])
+    return LandedFile(name, uri, digest, len(data))
+
+
+@dataclass
+class BatchReport:
+    """One structured line of ``logs/ingestion.log`` per source entity per batch."""
+
+    source: str
+    entity: str
+    interval: str
+    batch_id: str
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_rejected: int = 0
+    bytes: int = 0
+    attempts: int = 1
+    status: str = "running"
+    error: str | None = None
+    extra: dict = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    def write(self, logs_dir: Path) -> None:
+        """Append this report as one JSON line to ``<logs_dir>/ingestion.log``."""
+        record = {
+            "ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "source": self.source, "entity": self.entity, "interval": self.interval,
+            "batch_id": self.batch_id, "rows_read": self.rows_read,
+            "rows_written": self.rows_written, "rows_rejected": self.rows_rejected,
+            "bytes": self.bytes, "attempts": self.attempts,
+            "duration_s": round(time.monotonic() - self.started, 2), "status": self.status,
+            **({"error": self.error} if self.error else {}), **self.extra,
+        }
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        with (logs_dir / INGESTION_LOG).open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, sort_keys=False, default=str) + "\n")
+        log.info("ingestion %s", json.dumps(record, default=str))
+
+
+class reporting:  # noqa: N801 - used as a context manager, reads like a statement
+    """Context manager: mark the report ok or failed (with its cause) and write it."""
+
+    def __init__(self, report: BatchReport, cfg: Config) -> None:
+        self.report, self.cfg = report, cfg
+
+    def __enter__(self) -> BatchReport:
+        return self.report
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is not None:
+            self.report.status = "failed"
+            text = str(exc).strip().splitlines()
+            self.report.error = f"{exc_type.__name__}: {text[0] if text else ''}"
+        elif self.report.status == "running":
+            self.report.status = "ok"
+        self.report.write(self.cfg.logs_dir)
+        return False
+
+
+def interval_arg_parser(description: str):
+    """Job arguments of an ingestion job: ``--run-date``, ``--run-hour`` (optional), ``--config``."""
+    from churnlake.jobrun import job_arg_parser
+
+    parser = job_arg_parser(description)
+    parser.add_argument("--run-hour", type=int, default=None, choices=range(24), metavar="0..23",
+                        help="hour of an hourly batch; omit for a daily batch")
+    return parser
+
+
+def ingested_file_hashes(spark, tables: list[Table], cfg: Config, *, except_batch: str) -> set[str]:
+    """Content hashes of source files that other batches already put in ``tables``."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    seen: set[str] = set()
+    for table in tables:
+        if DeltaTable.isDeltaTable(spark, table.uri(cfg)):
+            df = spark.read.format("delta").load(table.uri(cfg))
+            seen |= {r[0] for r in df.where(F.col("_batch_id") != except_batch)
+                     .select("_source_file_sha256").distinct().collect() if r[0]}
+    return seen

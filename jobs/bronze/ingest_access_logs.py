@@ -1,0 +1,101 @@
+"""Ingest web/app access-log files (Apache combined format) into ``bronze.web_access_logs``.
+
+    ./spark-submit.sh jobs/bronze/ingest_access_logs.py --run-date 2026-11-27 [--run-hour 13]
+
+Every ``*.log`` file in the log folder whose content was not ingested before is copied as
+received into the landing zone and parsed in Spark. Lines that do not parse go to
+``bronze.web_access_logs_quarantine`` with the raw line and the reason; rows read always
+equal rows in bronze plus rows quarantined. A committed batch is never rewritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+
+from pyspark.sql import functions as F
+
+from churnlake.config import Config
+from churnlake.delta import replace_rows
+from churnlake.ingestion.batch import (BatchReport, Interval, batch_id, committed_version,
+                                       ingested_file_hashes, interval_arg_parser, land_bytes,
+                                       reporting)
+from churnlake.ingest import sha256_bytes
+from churnlake.jobrun import JobResult, commit_metadata, run_job
+from churnlake.spark import get_spark
+from churnlake.tables import BRONZE_WEB_ACCESS_LOGS as TABLE
+from churnlake.tables import QUARANTINE_WEB_ACCESS_LOGS as QUARANTINE
+from churnlake.transforms.access_logs import parse_access_log
+from churnlake.transforms.bronze import add_lineage
+
+JOB = "bronze_ingest_access_logs"
+SOURCE, ENTITY = "web", "access_logs"
+log = logging.getLogger(JOB)
+
+
+def main(args: argparse.Namespace, cfg: Config) -> JobResult:
+    """Land new log files, parse them, write good lines to bronze and bad ones to quarantine."""
+    interval = Interval(args.run_date, args.run_hour)
+    batch = batch_id(SOURCE, ENTITY, interval)
+    report = BatchReport(SOURCE, ENTITY, interval.label, batch)
+    with reporting(report, cfg):
+        version = committed_version(TABLE, cfg, batch)
+        if version is not None:
+            log.info("batch %s already committed at version %d; nothing to do", batch, version)
+            report.status = "skipped"
+            return JobResult(details={"batch_id": batch, "committed_version": version})
+        folder = cfg.web_logs_inbox
+        if not folder.is_dir():
+            raise FileNotFoundError(f"the access-log folder {folder} does not exist (sources.web_logs.inbox)")
+        spark = get_spark(JOB, cfg)
+        try:
+            seen = ingested_file_hashes(spark, [TABLE, QUARANTINE], cfg, except_batch=batch)
+            landed = []
+            for path in sorted(folder.glob("*.log")):
+                data = path.read_bytes()
+                if sha256_bytes(data) in seen:
+                    log.debug("skip %s: already ingested", path.name)
+                    continue
+                landed.append(land_bytes(cfg, data, source=SOURCE, entity=ENTITY, interval=interval,
+                                         name=path.name, committed=False))
+            report.bytes = sum(f.size for f in landed)
+            report.extra["files"] = len(landed)
+            log.info("%d new log files (%d bytes)", len(landed), report.bytes)
+            ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+            if landed:
+                lines = spark.read.text([f.uri for f in landed]).withColumn("_file", F.col("_metadata.file_path"))
+            else:
+                lines = spark.createDataFrame([], "value string, _file string")
+            parsed = add_lineage(parse_access_log(lines), source=SOURCE, batch_id=batch,
+                                 ingested_at=ingested_at, ingest_date=interval.day,
+                                 file_col=F.col("_file"), sha_by_file={f.name: f.sha256 for f in landed})
+            parsed = parsed.drop("_file").cache()
+            rejected = (parsed.where(F.col("_reject_reason").isNotNull())
+                        .select("raw_line", F.col("_reject_reason").alias("reason"), "_source",
+                                "_ingest_date", "_batch_id", "_ingested_at", "_source_file",
+                                "_source_file_sha256"))
+            good = parsed.where(F.col("_reject_reason").isNull()).drop("_reject_reason")
+            report.rows_read = parsed.count()
+            report.rows_rejected = rejected.count()
+            report.rows_written = good.count()
+            if report.rows_read != report.rows_written + report.rows_rejected:
+                raise RuntimeError(f"reconciliation failed for {batch}: read {report.rows_read} != "
+                                   f"bronze {report.rows_written} + quarantine {report.rows_rejected}")
+            meta = commit_metadata(JOB, args.run_date, batch_id=batch, interval=interval.label,
+                                   files=[f.name for f in landed])
+            where = f"_source = '{SOURCE}' AND _batch_id = '{batch}'"
+            # Quarantine first: the bronze commit is what marks the batch as done.
+            replace_rows(rejected, QUARANTINE, cfg, replace_where=where, metadata=meta)
+            replace_rows(good, TABLE, cfg, replace_where=where, metadata=meta)
+            if report.rows_rejected:
+                log.warning("%d lines quarantined in %s", report.rows_rejected, QUARANTINE.name)
+        finally:
+            spark.stop()
+    return JobResult(rows_in=report.rows_read, rows_out=report.rows_written,
+                     details={"batch_id": batch, "quarantined": report.rows_rejected,
+                              "files": report.extra.get("files", 0)})
+
+
+if __name__ == "__main__":
+    run_job(JOB, main, interval_arg_parser(__doc__.splitlines()[0]))
