@@ -1,7 +1,8 @@
-"""The ``churnlake`` command line: set-up helpers and the demo driver.
+"""The ``churnlake`` command line: set-up helpers, the demo driver and the scheduler.
 
     python -m churnlake.cli resolve-jars        # fetch the Delta jars into .cache/ivy
-    python -m churnlake.cli demo --run-date D   # run the whole pipeline on the bundled data
+    python -m churnlake.cli demo --run-date D   # demo sources + the whole pipeline on the bundled data
+    python -m churnlake.cli schedule            # run the hourly/daily ranges now and every hour
 """
 
 from __future__ import annotations
@@ -50,23 +51,81 @@ def scheduler_running(host: str = "127.0.0.1", port: int = 8082) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def demo(run_date: dt.date) -> int:
-    """Put the bundled CRM export in the inbox and run the Luigi pipeline for ``run_date``."""
-    cfg = load_config()
+def prepare_demo_sources(cfg, run_date: dt.date) -> None:
+    """Generate the demo source systems once (deterministic), and advance billing to ``run_date``."""
+    import json
+
+    from churnlake.demo.generate import append_billing, generate_all
+
+    manifest = cfg.demo_dir / "manifest.json"
+    if not manifest.is_file():
+        print(f"generating demo sources into {cfg.demo_dir} (seed {cfg.demo_seed}, as of {run_date})", flush=True)
+        generate_all(cfg.crm_bundled_file, cfg.demo_dir, cfg.demo_seed, run_date, days=cfg.demo_days,
+                     broken_lines=cfg.demo_broken_lines)
+    else:
+        as_of = dt.date.fromisoformat(json.loads(manifest.read_text())["parameters"]["as_of"])
+        if run_date > as_of:
+            print(f"advancing the demo billing database from {as_of} to {run_date}", flush=True)
+            append_billing(cfg.crm_bundled_file, cfg.demo_dir, cfg.demo_seed, run_date)
     cfg.crm_inbox.mkdir(parents=True, exist_ok=True)
     target = cfg.crm_inbox / cfg.crm_bundled_file.name
     if not target.exists():
         shutil.copyfile(cfg.crm_bundled_file, target)
+
+
+def demo(run_date: dt.date) -> int:
+    """Prepare the demo sources, serve the ticket API, and run the Luigi pipeline for ``run_date``."""
+    import secrets
+
+    from churnlake.demo.ticket_api import serve_in_thread, shutdown
+
+    cfg = load_config()
+    prepare_demo_sources(cfg, run_date)
+    token = os.environ.get(cfg.tickets_token_env) or secrets.token_urlsafe(24)
+    # Light fault injection, so the demo's ingestion log shows retries that still succeed.
+    server, base_url = serve_in_thread(cfg.demo_dir / "tickets.jsonl", token, error_rate=0.05,
+                                       rate_limit_every=9, retry_after=1, fault_seed=cfg.demo_seed)
+    env = {**os.environ, cfg.tickets_token_env: token, "CHURNLAKE__SOURCES__TICKETS__BASE_URL": base_url}
     use_central = scheduler_running()
-    print(f"churnlake demo: run date {run_date}, lakehouse {cfg.lakehouse_root}, "
+    print(f"churnlake demo: run date {run_date}, lakehouse {cfg.lakehouse_root}, ticket API {base_url}, "
           f"{'central scheduler 127.0.0.1:8082' if use_central else 'local scheduler'}", flush=True)
-    cmd = luigi_command("luigi_tasks.pipeline", "Pipeline", run_date, local_scheduler=not use_central)
-    rc = subprocess.call(cmd, cwd=project_root())
+    try:
+        cmd = luigi_command("luigi_tasks.pipeline", "Pipeline", run_date, local_scheduler=not use_central)
+        rc = subprocess.call(cmd, cwd=project_root(), env=env)
+    finally:
+        shutdown(server)
     if rc == 0:
-        print(f"\nDone. Tables under {cfg.lakehouse_root}; logs in {cfg.logs_dir}; "
-              f"MLflow at {cfg.mlflow_tracking_uri} "
+        print(f"\nDone. Tables under {cfg.lakehouse_root}; logs in {cfg.logs_dir} "
+              f"(ingestion: {cfg.logs_dir / 'ingestion.log'}); MLflow at {cfg.mlflow_tracking_uri} "
               f"(browse: {Path(sys.executable).parent}/mlflow ui --backend-store-uri {cfg.mlflow_tracking_uri})")
     return rc
+
+
+def schedule(hours_back: int, days_back: int, once: bool) -> int:
+    """Run the hourly ingestion range and the daily pipeline range now, then at 5 past every hour.
+
+    Missed intervals inside the windows are backfilled, oldest first. Returns the last exit code.
+    """
+    import time
+
+    root = project_root()
+    luigi_bin = str(Path(sys.executable).parent / "luigi")
+    local = [] if scheduler_running() else ["--local-scheduler"]
+    while True:
+        rc = 0
+        for cmd in (
+            [luigi_bin, "--module", "luigi_tasks.schedule", "RangeHourly", "--of", "HourlyIngestion",
+             "--hours-back", str(hours_back), "--hours-forward", "0", *local],
+            [luigi_bin, "--module", "luigi_tasks.schedule", "RangeDaily", "--of", "DailyPipeline",
+             "--days-back", str(days_back), "--days-forward", "0", *local],
+        ):
+            print(f"[{dt.datetime.now().isoformat(timespec='seconds')}] {' '.join(cmd[2:5])}", flush=True)
+            rc = subprocess.call(cmd, cwd=root) or rc
+        if once:
+            return rc
+        now = dt.datetime.now()
+        next_run = (now + dt.timedelta(hours=1)).replace(minute=5, second=0, microsecond=0)
+        time.sleep(max(1.0, (next_run - now).total_seconds()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,9 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("resolve-jars", help="resolve and cache the Delta jars")
     p_demo = sub.add_parser("demo", help="run the whole pipeline on the bundled data")
     p_demo.add_argument("--run-date", type=dt.date.fromisoformat, default=dt.date.today())
+    p_sched = sub.add_parser("schedule", help="hourly ingestion + daily pipeline, with backfill")
+    p_sched.add_argument("--hours-back", type=int, default=24, help="hourly window to keep complete")
+    p_sched.add_argument("--days-back", type=int, default=3, help="daily window to keep complete")
+    p_sched.add_argument("--once", action="store_true", help="run the ranges once and exit")
     args = parser.parse_args(argv)
     if args.command == "resolve-jars":
         return resolve_jars()
+    if args.command == "schedule":
+        return schedule(args.hours_back, args.days_back, args.once)
     return demo(args.run_date)
 
 

@@ -1,4 +1,4 @@
-"""The churnlake pipeline DAG: CRM ingest -> bronze -> silver -> gold -> train -> register.
+"""The churnlake pipeline DAG: ingest (4 sources) -> bronze -> silver -> gold -> train -> register.
 
     luigi --module luigi_tasks.pipeline Pipeline --run-date 2026-11-27 --local-scheduler
 """
@@ -9,16 +9,8 @@ import luigi
 
 from churnlake import tables
 from luigi_tasks.base import ChurnlakeSparkTask
+from luigi_tasks.ingestion import BronzeCrm, IngestAll
 from luigi_tasks.targets import DeltaCommitTarget, MlflowRunTarget
-
-
-class BronzeCrm(ChurnlakeSparkTask):
-    """Land CRM CSV exports and append them to ``bronze.crm_customers``."""
-
-    job_file = "jobs/bronze/ingest_crm.py"
-
-    def output(self):
-        return DeltaCommitTarget(tables.BRONZE_CRM_CUSTOMERS, "bronze_ingest_crm", self.run_date.isoformat())
 
 
 class SilverCustomers(ChurnlakeSparkTask):
@@ -60,9 +52,10 @@ class TrainModel(ChurnlakeSparkTask):
 
 
 class Pipeline(luigi.WrapperTask):
-    """The whole pipeline for one run date."""
+    """The whole pipeline for one run date: every source's daily batch, and the model."""
 
     run_date = luigi.DateParameter()
 
     def requires(self):
-        return TrainModel(run_date=self.run_date)
+        yield IngestAll(run_date=self.run_date)
+        yield TrainModel(run_date=self.run_date)

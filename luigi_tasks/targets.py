@@ -9,15 +9,24 @@ from churnlake.storage import delta_commits, filestore_for
 from churnlake.tables import Table
 
 
+def commit_metadata_of(table: Table, cfg: Config) -> list[dict]:
+    """The parsed ``userMetadata`` of every commit in ``table``'s Delta log."""
+    uri = table.uri(cfg)
+    return [info["userMetadata"] for info in delta_commits(uri, filestore_for(uri, cfg))
+            if isinstance(info.get("userMetadata"), dict)]
+
+
 class DeltaCommitTarget(luigi.Target):
     """Exists when ``table``'s Delta log holds a commit by ``job`` for ``run_date``.
 
-    Jobs stamp every commit with JSON ``userMetadata`` (job, run_date, ...); a folder or an
-    unrelated commit does not count.
+    Jobs stamp every commit with JSON ``userMetadata`` (job, run_date, batch_id, ...); a
+    folder or an unrelated commit does not count. ``batch_id`` narrows the match to one
+    batch (hourly ingestion).
     """
 
-    def __init__(self, table: Table, job: str, run_date: str, cfg: Config | None = None) -> None:
-        self.table, self.job, self.run_date = table, job, run_date
+    def __init__(self, table: Table, job: str, run_date: str, cfg: Config | None = None,
+                 batch_id: str | None = None) -> None:
+        self.table, self.job, self.run_date, self.batch_id = table, job, run_date, batch_id
         self._cfg = cfg
 
     @property
@@ -26,16 +35,17 @@ class DeltaCommitTarget(luigi.Target):
             self._cfg = load_config()
         return self._cfg
 
+    def matches(self, meta: dict) -> bool:
+        """True when one commit's metadata is this target's commit."""
+        return (meta.get("job") == self.job and meta.get("run_date") == self.run_date
+                and (self.batch_id is None or meta.get("batch_id") == self.batch_id))
+
     def exists(self) -> bool:
-        uri = self.table.uri(self.cfg)
-        for info in delta_commits(uri, filestore_for(uri, self.cfg)):
-            meta = info.get("userMetadata")
-            if isinstance(meta, dict) and meta.get("job") == self.job and meta.get("run_date") == self.run_date:
-                return True
-        return False
+        return any(self.matches(meta) for meta in commit_metadata_of(self.table, self.cfg))
 
     def __repr__(self) -> str:
-        return f"DeltaCommitTarget({self.table.name}, job={self.job}, run_date={self.run_date})"
+        return (f"DeltaCommitTarget({self.table.name}, job={self.job}, run_date={self.run_date}"
+                f"{', batch_id=' + self.batch_id if self.batch_id else ''})")
 
 
 class MlflowRunTarget(luigi.Target):

@@ -240,6 +240,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ChurnlakeTicketAPI/1"
     timeout = 10  # idle keep-alive connections are closed after this many seconds
+    # Headers and body go out as two small writes; without this, Nagle plus delayed ACK
+    # adds ~40 ms to every response.
+    disable_nagle_algorithm = True
     server: TicketAPIServer
 
     # -- plumbing -------------------------------------------------------

@@ -164,3 +164,64 @@ def ingested_file_hashes(spark, tables: list[Table], cfg: Config, *, except_batc
             seen |= {r[0] for r in df.where(F.col("_batch_id") != except_batch)
                      .select("_source_file_sha256").distinct().collect() if r[0]}
     return seen
+
+
+def bronze_high_watermark(spark, table: Table, cfg: Config, ts_col: str, key_col: str):
+    """The ``(ts_col, key_col)`` values, as received, of the newest row already in bronze.
+
+    "Newest" orders by the parsed timestamp, then the key; None when the table is empty or
+    missing. This is the low watermark of the next incremental read: bronze itself is the
+    state, so a batch that never committed never moves it.
+    """
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    if not DeltaTable.isDeltaTable(spark, table.uri(cfg)):
+        return None
+    df = spark.read.format("delta").load(table.uri(cfg))
+    order = F.struct(F.try_to_timestamp(F.col(ts_col)).alias("ts"), F.col(key_col).alias("k"))
+    row = df.agg(F.max_by(F.struct(ts_col, key_col), order).alias("wm")).first()
+    return None if row is None or row["wm"] is None else (row["wm"][0], row["wm"][1])
+
+
+def incremental_batch(spark, cfg: Config, *, table: Table, job: str, interval: Interval, batch: str,
+                      report: BatchReport, fetch, schema_name: str, extra_meta: dict | None = None) -> None:
+    """Run one incremental batch: fetch new records, land them, append them to bronze.
+
+    ``fetch()`` returns ``(jsonl_bytes, rows_read, details)`` for everything newer than the
+    bronze watermark; it raises when the source fails, and then nothing is landed or
+    committed. An empty fetch still commits (an empty batch) so the interval is done.
+    """
+    from pyspark.sql import functions as F
+
+    from churnlake.delta import replace_rows
+    from churnlake.ingestion.readers import CORRUPT_COLUMN, read_json_lines
+    from churnlake.jobrun import commit_metadata
+    from churnlake.schemas import struct
+    from churnlake.transforms.bronze import add_lineage
+
+    data, rows_read, details = fetch()
+    report.rows_read, report.bytes = rows_read, len(data)
+    report.extra.update(details)
+    schema = struct(cfg, "bronze", schema_name)
+    source, entity = batch.split("-")[0], batch.split("-")[1]
+    ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    if rows_read:
+        landed = land_bytes(cfg, data, source=source, entity=entity, interval=interval,
+                            name=f"{batch}.jsonl", committed=False)
+        raw = read_json_lines(spark, [landed.uri], schema)
+        sha = {landed.name: landed.sha256}
+    else:
+        raw = spark.createDataFrame([], schema.add(CORRUPT_COLUMN, "string").add("_file", "string"))
+        sha = {}
+    bronze = add_lineage(raw, source=source, batch_id=batch, ingested_at=ingested_at,
+                         ingest_date=interval.day, file_col=F.col("_file"), sha_by_file=sha,
+                         rescued_col=F.col(CORRUPT_COLUMN)).drop("_file", CORRUPT_COLUMN).cache()
+    report.rows_written = bronze.count()
+    if report.rows_written != rows_read:
+        raise RuntimeError(f"reconciliation failed for {batch}: fetched {rows_read} records, "
+                           f"bronze would get {report.rows_written}")
+    report.rows_rejected = bronze.where(F.col("_rescued_data").isNotNull()).count()
+    replace_rows(bronze, table, cfg, replace_where=f"_source = '{source}' AND _batch_id = '{batch}'",
+                 metadata=commit_metadata(job, interval.day, batch_id=batch, interval=interval.label,
+                                          **(extra_meta or {})))

@@ -1,9 +1,11 @@
 """Ingest CRM customer exports (CSV files in the inbox) into ``bronze.crm_customers``.
 
-    ./spark-submit.sh jobs/bronze/ingest_crm.py --run-date 2026-11-27
+    ./spark-submit.sh jobs/bronze/ingest_crm.py --run-date 2026-11-27 [--run-hour 6]
 
-Files whose content was already ingested by another batch are skipped. The batch for a
-run date replaces its own rows, so a rerun leaves the table content unchanged.
+Files whose content was already ingested by another batch are skipped (and logged). The
+batch replaces its own rows, so a rerun leaves the table content unchanged. LF or CRLF line
+endings and a UTF-8 BOM are accepted; a line with the wrong number of fields is kept with
+its raw text in ``_rescued_data``.
 """
 
 from __future__ import annotations
@@ -18,21 +20,31 @@ from churnlake.config import Config
 from churnlake.delta import read_table, replace_rows, table_exists
 from churnlake.ingest import land_file, sha256_bytes
 from churnlake.ingestion.readers import read_crm_csv
-from churnlake.jobrun import JobResult, commit_metadata, job_arg_parser, run_job
+from churnlake.ingestion.batch import BatchReport, Interval, batch_id, interval_arg_parser, reporting
+from churnlake.jobrun import JobResult, commit_metadata, run_job
 from churnlake.schemas import struct
 from churnlake.spark import get_spark
 from churnlake.tables import BRONZE_CRM_CUSTOMERS as TABLE
 from churnlake.transforms.bronze import add_lineage
 
 JOB = "bronze_ingest_crm"
-SOURCE = "crm"
+SOURCE, ENTITY = "crm", "customers"
 log = logging.getLogger(JOB)
 
 
 def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     """Land new inbox files and append them to bronze as one batch for the run date."""
     run_date: dt.date = args.run_date
-    batch_id = f"{SOURCE}-{run_date.isoformat()}"
+    interval = Interval(run_date, args.run_hour)
+    batch = batch_id(SOURCE, ENTITY, interval)
+    report = BatchReport(SOURCE, ENTITY, interval.label, batch)
+    with reporting(report, cfg):
+        result = _ingest(cfg, interval, batch, report)
+    return result
+
+
+def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport) -> JobResult:
+    run_date = interval.day
     inbox = cfg.crm_inbox
     if not inbox.is_dir():
         raise FileNotFoundError(f"the CRM inbox {inbox} does not exist (sources.crm.inbox)")
@@ -56,8 +68,9 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                 log.info("skip %s: content %s already ingested by an earlier batch", path.name, digest[:12])
                 continue
             new_files.append(path)
-        landed = [land_file(cfg, p, source=SOURCE, entity="customers",
-                            ingest_date=run_date.isoformat(), ingest_hour=0) for p in new_files]
+        landed = [land_file(cfg, p, source=SOURCE, entity=ENTITY,
+                            ingest_date=run_date.isoformat(), ingest_hour=interval.landing_hour)
+                  for p in new_files]
         schema = struct(cfg, "bronze", "crm_customers")
         if landed:
             raw = read_crm_csv(spark, [f.uri for f in landed], schema)
@@ -73,9 +86,13 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
         rows = bronze.count()
         replace_rows(bronze, TABLE, cfg,
                      replace_where=f"_source = '{SOURCE}' AND _batch_id = '{batch_id}'",
-                     metadata=commit_metadata(JOB, run_date, batch_id=batch_id,
+                     metadata=commit_metadata(JOB, run_date, batch_id=batch_id, interval=interval.label,
                                               files=[f.name for f in landed]))
         rescued = bronze.where(F.col("_rescued_data").isNotNull()).count()
+        report.rows_read = report.rows_written = rows
+        report.bytes = sum(f.size for f in landed)
+        report.extra.update(files=len(landed), skipped_files=len(files) - len(new_files),
+                            rescued_rows=rescued)
         return JobResult(rows_in=rows, rows_out=rows,
                          details={"batch_id": batch_id, "files": len(landed),
                                   "skipped_files": len(files) - len(new_files), "rescued_rows": rescued})
@@ -84,4 +101,4 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
 
 
 if __name__ == "__main__":
-    run_job(JOB, main, job_arg_parser(__doc__.splitlines()[0]))
+    run_job(JOB, main, interval_arg_parser(__doc__.splitlines()[0]))

@@ -1,8 +1,13 @@
-"""The real Luigi pipeline (real spark-submit, Delta, MLflow) on a small sample."""
+"""The real Luigi pipeline (real spark-submit, Delta, MLflow) on a small sample.
+
+All four sources are real: CSV files in an inbox, a SQLite billing database, the ticket
+REST API server (with injected faults) and access-log files with broken lines.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -10,11 +15,16 @@ from mlflow.tracking import MlflowClient
 from churnlake import tables
 from churnlake.config import load_config
 from churnlake.delta import read_table
+from churnlake.demo.generate import append_billing, generate_all
+from churnlake.demo.ticket_api import serve_in_thread, shutdown
+from tests.conftest import TELCO_CSV
 from tests.integration.helpers import VENV_BIN, pipeline_env, run, write_sample
 
 pytestmark = pytest.mark.integration
 RUN_DATE = "2026-11-27"
 SAMPLE_ROWS = 400
+DEMO_CUSTOMERS, BROKEN_LINES = 250, 4
+TOKEN = "integration-test-token"
 
 
 def luigi(task: str, env, run_date: str = RUN_DATE):
@@ -29,16 +39,33 @@ def table_versions(spark, table, cfg) -> int:
 
 
 @pytest.fixture(scope="module")
-def pipeline_run(tmp_path_factory):
+def demo_sources(tmp_path_factory):
     base = tmp_path_factory.mktemp("e2e")
+    manifest = generate_all(TELCO_CSV, base / "demo", 42, dt.date.fromisoformat(RUN_DATE),
+                            n_customers=DEMO_CUSTOMERS, days=1, broken_lines=BROKEN_LINES)
+    # Every fault at once; the client's retries must still land every ticket exactly once.
+    server, url = serve_in_thread(base / "demo" / "tickets.jsonl", TOKEN, error_rate=0.25,
+                                  rate_limit_every=4, malformed_page=2, retry_after=1, fault_seed=3)
+    yield base, manifest, url
+    shutdown(server)
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(demo_sources):
+    base, manifest, url = demo_sources
     env = pipeline_env(base)
+    env.update({"CHURNLAKE_TICKETS_TOKEN": TOKEN, "CHURNLAKE__SOURCES__TICKETS__BASE_URL": url,
+                "CHURNLAKE__SOURCES__TICKETS__PAGE_SIZE": "40",
+                "CHURNLAKE__SOURCES__BILLING__URL": f"sqlite:///{base / 'demo' / 'billing.db'}",
+                "CHURNLAKE__SOURCES__WEB_LOGS__INBOX": str(base / "demo" / "access_logs")})
     sample = write_sample(base / "inbox" / "crm", SAMPLE_ROWS)
-    # The same customers again under another name: content differs only in line endings,
-    # so it is a new file; its rows duplicate customers and must be deduplicated in silver.
-    write_sample(base / "inbox" / "crm", 50, name="crm_export_resend.csv", crlf=True)
+    # The same customers again under another name, with CRLF line endings and a BOM: a new
+    # file whose rows duplicate customers and must be deduplicated in silver.
+    resend = write_sample(base / "inbox" / "crm", 50, name="crm_export_resend.csv", crlf=True)
+    resend.write_bytes(b"\xef\xbb\xbf" + resend.read_bytes())
     result = luigi("Pipeline", env)
     cfg = load_config(environ=env)
-    return base, env, cfg, result, sample
+    return base, env, cfg, result, manifest
 
 
 def test_pipeline_succeeds_and_fills_every_layer(pipeline_run, spark):
@@ -46,7 +73,7 @@ def test_pipeline_succeeds_and_fills_every_layer(pipeline_run, spark):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     bronze = read_table(spark, tables.BRONZE_CRM_CUSTOMERS, cfg)
     assert bronze.count() == SAMPLE_ROWS + 50
-    assert bronze.select("_batch_id").distinct().collect()[0][0] == f"crm-{RUN_DATE}"
+    assert bronze.select("_batch_id").distinct().collect()[0][0] == f"crm-customers-{RUN_DATE}"
     assert bronze.where("_source_file_sha256 IS NULL OR _source_file IS NULL").count() == 0
     silver = read_table(spark, tables.SILVER_CUSTOMERS, cfg)
     assert silver.count() == SAMPLE_ROWS
@@ -60,6 +87,51 @@ def test_pipeline_succeeds_and_fills_every_layer(pipeline_run, spark):
     for job in ("bronze_ingest_crm", "silver_customers", "gold_customer_features", "ml_train"):
         text = (base / "logs" / f"{job}.log").read_text()
         assert "START run_date=2026-11-27" in text and "END status=ok rows_in=" in text, job
+
+
+def test_every_source_lands_exactly_once_and_reconciles(pipeline_run, spark):
+    base, _, cfg, result, manifest = pipeline_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    arts = manifest["artefacts"]
+    for name, table in tables.BILLING_TABLES.items():
+        df = read_table(spark, table, cfg)
+        key = "invoice_id" if name == "invoices" else "payment_id"
+        assert df.count() == df.select(key).distinct().count() == arts["billing_db"]["tables"][name]
+    tickets = read_table(spark, tables.BRONZE_SUPPORT_TICKETS, cfg)
+    n_tickets = sum(1 for _ in open(base / "demo" / "tickets.jsonl"))
+    assert tickets.count() == tickets.select("ticket_id").distinct().count() == n_tickets
+    logs = read_table(spark, tables.BRONZE_WEB_ACCESS_LOGS, cfg)
+    quarantine = read_table(spark, tables.QUARANTINE_WEB_ACCESS_LOGS, cfg)
+    lines = sum(len(p.read_text().splitlines()) for p in (base / "demo" / "access_logs").glob("*.log"))
+    assert quarantine.count() == BROKEN_LINES
+    assert logs.count() + quarantine.count() == lines
+    assert quarantine.where("reason IS NULL OR raw_line IS NULL").count() == 0
+    records = [json.loads(line) for line in (base / "logs" / "ingestion.log").read_text().splitlines()]
+    assert {(r["source"], r["entity"]) for r in records if r["status"] == "ok"} == {
+        ("crm", "customers"), ("billing", "invoices"), ("billing", "payments"),
+        ("support", "tickets"), ("web", "access_logs")}
+    for r in records:
+        assert r["rows_read"] == r["rows_written"] + (r["rows_rejected"] if r["source"] == "web" else 0)
+    ticket_log = next(r for r in records if r["source"] == "support")
+    assert ticket_log["attempts"] > ticket_log["pages"]  # the injected faults were retried
+    landing = base / "lakehouse" / "bronze" / "_landing"
+    assert (landing / "source=billing" / "type=invoices" / f"ingest_date={RUN_DATE}" / "ingest_hour=00"
+            / f"billing-invoices-{RUN_DATE}.jsonl").is_file()
+
+
+def test_billing_second_run_reads_only_new_rows(pipeline_run, spark):
+    base, env, cfg, result, manifest = pipeline_run
+    assert result.returncode == 0
+    before = read_table(spark, tables.BRONZE_BILLING_INVOICES, cfg).count()
+    counts = append_billing(TELCO_CSV, base / "demo", 42, dt.date(2026, 12, 27), n_customers=DEMO_CUSTOMERS)
+    res = run([str(VENV_BIN / "luigi"), "--module", "luigi_tasks.ingestion", "BronzeBilling",
+               "--billing-table", "invoices", "--run-date", "2026-11-28", "--run-hour", "1",
+               "--local-scheduler"], env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    df = read_table(spark, tables.BRONZE_BILLING_INVOICES, cfg)
+    new = df.where("_batch_id = 'billing-invoices-2026-11-28T01'").count()
+    assert new == counts.invoices > 0
+    assert df.count() == before + new == df.select("invoice_id").distinct().count()
 
 
 def test_model_is_tracked_and_registered(pipeline_run):
@@ -78,11 +150,13 @@ def test_model_is_tracked_and_registered(pipeline_run):
 def test_rerun_for_the_same_date_does_nothing(pipeline_run, spark):
     _, env, cfg, first, _ = pipeline_run
     assert first.returncode == 0
-    before = {t.name: table_versions(spark, t, cfg) for t in tables.ALL_TABLES}
+    before = {t.name: table_versions(spark, t, cfg) for t in tables.ALL_TABLES
+              if t is not tables.BRONZE_BILLING_INVOICES}
     again = luigi("Pipeline", env)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Running command" not in again.stdout + again.stderr  # nothing was submitted
-    after = {t.name: table_versions(spark, t, cfg) for t in tables.ALL_TABLES}
+    after = {t.name: table_versions(spark, t, cfg) for t in tables.ALL_TABLES
+             if t is not tables.BRONZE_BILLING_INVOICES}
     assert after == before
     assert read_table(spark, tables.BRONZE_CRM_CUSTOMERS, cfg).count() == SAMPLE_ROWS + 50
 
@@ -108,14 +182,17 @@ def test_next_day_skips_files_already_ingested(pipeline_run, spark):
     assert res.returncode == 0, res.stderr[-3000:]
     assert "already ingested by an earlier batch" in res.stderr
     bronze = read_table(spark, tables.BRONZE_CRM_CUSTOMERS, cfg)
-    assert bronze.where(f"_batch_id = 'crm-{next_day}'").count() == 0
+    assert bronze.where(f"_batch_id = 'crm-customers-{next_day}'").count() == 0
     assert bronze.count() == SAMPLE_ROWS + 50
 
 
 def test_a_failing_job_exits_non_zero_with_one_readable_line(tmp_path):
     env = pipeline_env(tmp_path)  # no inbox folder: the CRM job must fail
-    res = luigi("Pipeline", env)
+    res = luigi("TrainModel", env)
     assert res.returncode == 30, res.stdout[-2000:]  # [retcode] task_failed
+    summary = res.stdout + res.stderr
+    assert "BronzeCrm" in summary and "were left pending" in summary  # dependants never ran
+    assert not (tmp_path / "lakehouse" / "silver").exists()
     job = run(["./spark-submit.sh",
                "jobs/bronze/ingest_crm.py", "--run-date", RUN_DATE], env)
     assert job.returncode == 1

@@ -6,7 +6,9 @@ import json
 from churnlake import tables
 from churnlake.storage import LocalStore, delta_commits
 from luigi_tasks.base import PROJECT_ROOT
-from luigi_tasks.pipeline import BronzeCrm, GoldCustomerFeatures, Pipeline, SilverCustomers, TrainModel
+from luigi_tasks.ingestion import BronzeAccessLogs, BronzeBilling, BronzeCrm, BronzeTickets, IngestAll
+from luigi_tasks.pipeline import GoldCustomerFeatures, Pipeline, SilverCustomers, TrainModel
+from luigi_tasks.schedule import HourlyIngestion
 from luigi_tasks.targets import DeltaCommitTarget
 
 DAY = dt.date(2026, 11, 27)
@@ -21,17 +23,30 @@ def test_task_runs_its_job_through_the_wrapper_with_the_run_date():
     assert (PROJECT_ROOT / task.job_file).is_file()
 
 
-def test_dag_wiring_runs_ingest_to_train():
-    chain, task = [], Pipeline(run_date=DAY)
+def test_dag_wiring_runs_every_source_and_ingest_to_train():
+    ingest, train = list(Pipeline(run_date=DAY).requires())
+    assert isinstance(ingest, IngestAll) and isinstance(train, TrainModel)
+    sources = list(ingest.requires())
+    assert [type(t) for t in sources] == [BronzeCrm, BronzeBilling, BronzeBilling, BronzeTickets, BronzeAccessLogs]
+    assert {t.billing_table for t in sources if isinstance(t, BronzeBilling)} == {"invoices", "payments"}
+    chain, task = [], train
     while True:
         req = task.requires()
         if not req:
             break
         task = req
         chain.append(type(task))
-    assert chain == [TrainModel, GoldCustomerFeatures, SilverCustomers, BronzeCrm]
-    for cls in chain:
-        assert (PROJECT_ROOT / cls.job_file).is_file()
+    assert chain == [GoldCustomerFeatures, SilverCustomers, BronzeCrm]
+    for task in sources + [train]:
+        assert (PROJECT_ROOT / task.job_file).is_file()
+
+
+def test_hourly_ingestion_tasks_pass_hour_and_table():
+    task = BronzeBilling(run_date=DAY, run_hour=7, billing_table="payments")
+    assert task.program_args()[-7:] == [str(PROJECT_ROOT / "jobs/bronze/ingest_billing.py"), "--run-date",
+                                        "2026-11-27", "--run-hour", "7", "--table", "payments"]
+    assert task.output().batch_id == "billing-payments-2026-11-27T07"
+    assert BronzeTickets(run_date=DAY).output().batch_id == "support-tickets-2026-11-27"
 
 
 def write_commit(log_dir, version, meta):
@@ -57,3 +72,20 @@ def test_delta_commit_target_needs_a_commit_of_that_job_and_date(cfg):
     assert target.exists()
     versions = [c["version"] for c in delta_commits(tables.SILVER_CUSTOMERS.uri(cfg), LocalStore())]
     assert versions == [0, 1, 2, 3]
+
+
+def test_hourly_bulk_complete_needs_every_source_batch(cfg, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.setattr("luigi_tasks.schedule.load_config", lambda: cfg)
+    hours = [dt.datetime(2026, 11, 27, h) for h in (1, 2)]
+    for table, src, ent in [(tables.BRONZE_CRM_CUSTOMERS, "crm", "customers"),
+                            (tables.BRONZE_BILLING_INVOICES, "billing", "invoices"),
+                            (tables.BRONZE_BILLING_PAYMENTS, "billing", "payments"),
+                            (tables.BRONZE_SUPPORT_TICKETS, "support", "tickets"),
+                            (tables.BRONZE_WEB_ACCESS_LOGS, "web", "access_logs")]:
+        log_dir = Path(table.uri(cfg).removeprefix("file://")) / "_delta_log"
+        write_commit(log_dir, 0, {"job": "x", "run_date": "2026-11-27", "batch_id": f"{src}-{ent}-2026-11-27T01"})
+        if ent != "tickets":  # hour 2 misses one source
+            write_commit(log_dir, 1, {"job": "x", "run_date": "2026-11-27", "batch_id": f"{src}-{ent}-2026-11-27T02"})
+    assert HourlyIngestion.bulk_complete(hours) == [hours[0]]
