@@ -41,7 +41,10 @@ def standalone_cluster(tmp_path):
                                   env=env, stdout=logs, stderr=logs)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            state = json.load(urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=5))
+            try:
+                state = json.load(urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=5))
+            except OSError:  # the master's web UI starts a moment after its RPC port
+                state = {}
             if state.get("aliveworkers", 0) >= 1:
                 break
             time.sleep(1)
