@@ -22,6 +22,8 @@ from luigi_tasks.ingestion import IngestAll
 from luigi_tasks.pipeline import Pipeline
 from luigi_tasks.targets import commit_metadata_of
 
+__all__ = ["HourlyIngestion", "DailyPipeline", "RangeHourly", "RangeDaily"]
+
 # (source, entity, table) of every hourly batch an interval needs.
 _HOURLY = [("crm", "customers", tables.BRONZE_CRM_CUSTOMERS),
            *[("billing", name, table) for name, table in sorted(tables.BILLING_TABLES.items())],

@@ -10,6 +10,7 @@ state, so it simply runs again.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import time
@@ -17,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from churnlake.config import Config
-from churnlake.ingest import LandedFile, sha256_bytes
 from churnlake.storage import delta_commits, filestore_for
 from churnlake.tables import Table, landing_uri
 
@@ -64,13 +64,28 @@ def committed_version(table: Table, cfg: Config, batch: str) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class LandedFile:
+    """A raw file in the landing zone."""
+
+    name: str
+    uri: str
+    sha256: str
+    size: int
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def land_bytes(cfg: Config, data: bytes, *, source: str, entity: str, interval: Interval,
                name: str, committed: bool) -> LandedFile:
-    """Write one raw file of a batch into the landing zone.
+    """Write one raw file of a batch into the landing zone (atomically; same bytes: no-op).
 
-    The landing zone is immutable once the batch is committed. A file left by an
-    interrupted, uncommitted attempt is replaced (and logged), since that attempt never
-    reached bronze.
+    The landing zone is immutable once a batch is committed: different bytes under the
+    same name raise ``ValueError``. With ``committed=False`` (the batch never reached
+    bronze) a file left by an interrupted attempt is replaced, and logged.
     """
     folder = landing_uri(cfg, source, entity, interval.day.isoformat(), interval.landing_hour)
     uri = f"{folder}/{name}"

@@ -20,8 +20,7 @@ from churnlake.config import Config
 from churnlake.delta import replace_rows
 from churnlake.ingestion.batch import (BatchReport, Interval, batch_id, committed_version,
                                        ingested_file_hashes, interval_arg_parser, land_bytes,
-                                       reporting)
-from churnlake.ingest import sha256_bytes
+                                       reporting, sha256_bytes)
 from churnlake.jobrun import JobResult, commit_metadata, run_job
 from churnlake.spark import get_spark
 from churnlake.tables import BRONZE_WEB_ACCESS_LOGS as TABLE

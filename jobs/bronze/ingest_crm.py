@@ -18,9 +18,9 @@ from pyspark.sql import functions as F
 
 from churnlake.config import Config
 from churnlake.delta import read_table, replace_rows, table_exists
-from churnlake.ingest import land_file, sha256_bytes
+from churnlake.ingestion.batch import (BatchReport, Interval, batch_id, ingested_file_hashes,
+                                       interval_arg_parser, land_bytes, reporting, sha256_bytes)
 from churnlake.ingestion.readers import read_crm_csv
-from churnlake.ingestion.batch import BatchReport, Interval, batch_id, interval_arg_parser, reporting
 from churnlake.jobrun import JobResult, commit_metadata, run_job
 from churnlake.schemas import struct
 from churnlake.spark import get_spark
@@ -52,25 +52,23 @@ def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport)
 
     spark = get_spark(JOB, cfg)
     try:
-        seen: set[str] = set()
+        seen = ingested_file_hashes(spark, [TABLE], cfg, except_batch=batch_id)
         # A rerun keeps the batch's first ingestion time, so its rows come out identical.
         ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
         if table_exists(spark, TABLE, cfg):
-            bronze_now = read_table(spark, TABLE, cfg)
-            seen = {r[0] for r in bronze_now.where(F.col("_batch_id") != batch_id)
-                    .select("_source_file_sha256").distinct().collect()}
-            first = bronze_now.where(F.col("_batch_id") == batch_id).agg(F.min("_ingested_at")).first()[0]
+            first = (read_table(spark, TABLE, cfg).where(F.col("_batch_id") == batch_id)
+                     .agg(F.min("_ingested_at")).first()[0])
             ingested_at = first or ingested_at
-        new_files = []
+        landed = []
         for path in files:
-            digest = sha256_bytes(path.read_bytes())
+            data = path.read_bytes()
+            digest = sha256_bytes(data)
             if digest in seen:
                 log.info("skip %s: content %s already ingested by an earlier batch", path.name, digest[:12])
                 continue
-            new_files.append(path)
-        landed = [land_file(cfg, p, source=SOURCE, entity=ENTITY,
-                            ingest_date=run_date.isoformat(), ingest_hour=interval.landing_hour)
-                  for p in new_files]
+            # The CRM batch is rewritten on a rerun, so its landed files must stay as they are.
+            landed.append(land_bytes(cfg, data, source=SOURCE, entity=ENTITY, interval=interval,
+                                     name=path.name, committed=True))
         schema = struct(cfg, "bronze", "crm_customers")
         if landed:
             raw = read_crm_csv(spark, [f.uri for f in landed], schema)
@@ -91,11 +89,11 @@ def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport)
         rescued = bronze.where(F.col("_rescued_data").isNotNull()).count()
         report.rows_read = report.rows_written = rows
         report.bytes = sum(f.size for f in landed)
-        report.extra.update(files=len(landed), skipped_files=len(files) - len(new_files),
+        report.extra.update(files=len(landed), skipped_files=len(files) - len(landed),
                             rescued_rows=rescued)
         return JobResult(rows_in=rows, rows_out=rows,
                          details={"batch_id": batch_id, "files": len(landed),
-                                  "skipped_files": len(files) - len(new_files), "rescued_rows": rescued})
+                                  "skipped_files": len(files) - len(landed), "rescued_rows": rescued})
     finally:
         spark.stop()
 

@@ -58,7 +58,7 @@ def pipeline_run(demo_sources):
                 "CHURNLAKE__SOURCES__TICKETS__PAGE_SIZE": "40",
                 "CHURNLAKE__SOURCES__BILLING__URL": f"sqlite:///{base / 'demo' / 'billing.db'}",
                 "CHURNLAKE__SOURCES__WEB_LOGS__INBOX": str(base / "demo" / "access_logs")})
-    sample = write_sample(base / "inbox" / "crm", SAMPLE_ROWS)
+    write_sample(base / "inbox" / "crm", SAMPLE_ROWS)
     # The same customers again under another name, with CRLF line endings and a BOM: a new
     # file whose rows duplicate customers and must be deduplicated in silver.
     resend = write_sample(base / "inbox" / "crm", 50, name="crm_export_resend.csv", crlf=True)

@@ -1,7 +1,6 @@
 """Raw-file readers: CRM CSV line endings and BOMs, JSON lines, access-log parsing."""
 
 import pytest
-from pyspark.sql import functions as F
 
 from churnlake.ingestion.readers import read_crm_csv, read_json_lines
 from churnlake.schemas import struct

@@ -1,8 +1,10 @@
 """Local file store and landing-zone behaviour."""
 
+import datetime as dt
+
 import pytest
 
-from churnlake.ingest import land_file
+from churnlake.ingestion.batch import Interval, batch_id, land_bytes
 from churnlake.storage import LocalStore, filestore_for
 
 
@@ -23,13 +25,26 @@ def test_filestore_for_hdfs_needs_webhdfs_url(cfg):
         filestore_for("s3://bucket/x", cfg)
 
 
-def test_landing_is_idempotent_and_immutable(cfg, tmp_path):
-    src = tmp_path / "export.csv"
-    src.write_bytes(b"a,b\n1,2\n")
-    first = land_file(cfg, src, source="crm", entity="customers", ingest_date="2026-11-27", ingest_hour=3)
-    again = land_file(cfg, src, source="crm", entity="customers", ingest_date="2026-11-27", ingest_hour=3)
+def test_landing_is_idempotent_and_immutable_once_committed(cfg):
+    hour = Interval(dt.date(2026, 11, 27), 3)
+    kw = dict(source="crm", entity="customers", interval=hour, name="export.csv")
+    first = land_bytes(cfg, b"a,b\n1,2\n", committed=True, **kw)
+    again = land_bytes(cfg, b"a,b\n1,2\n", committed=True, **kw)
     assert first == again
-    assert "source=crm/type=customers/ingest_date=2026-11-27/ingest_hour=03/export.csv" in first.uri
-    src.write_bytes(b"a,b\n9,9\n")
+    assert first.uri.endswith("source=crm/type=customers/ingest_date=2026-11-27/ingest_hour=03/export.csv")
     with pytest.raises(ValueError, match="immutable"):
-        land_file(cfg, src, source="crm", entity="customers", ingest_date="2026-11-27", ingest_hour=3)
+        land_bytes(cfg, b"a,b\n9,9\n", committed=True, **kw)
+    # An uncommitted batch's leftover is replaced by the next attempt.
+    replaced = land_bytes(cfg, b"a,b\n9,9\n", committed=False, **kw)
+    assert replaced.sha256 != first.sha256
+    assert LocalStore().read_bytes(replaced.uri) == b"a,b\n9,9\n"
+
+
+def test_interval_labels_and_batch_ids():
+    assert Interval(dt.date(2026, 11, 27)).label == "2026-11-27"
+    assert Interval(dt.date(2026, 11, 27), 5).label == "2026-11-27T05"
+    assert batch_id("billing", "invoices", Interval(dt.date(2026, 11, 27), 5)) == "billing-invoices-2026-11-27T05"
+    with pytest.raises(ValueError):
+        Interval(dt.date(2026, 11, 27), 24)
+    with pytest.raises(ValueError):
+        batch_id("bad-source", "x", Interval(dt.date(2026, 11, 27)))
