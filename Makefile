@@ -1,6 +1,6 @@
 # churnlake: `make demo` runs the whole pipeline on the bundled data; `make test` runs the tests.
 # Both set everything up on a fresh machine (Python 3.11 + Java 17): the venv with pinned
-# packages, and the Delta Lake jars (cached in .cache/ivy after the first run).
+# packages, and the Delta Lake jars (cached in ~/.cache/churnlake/ivy after the first run).
 
 SHELL := /bin/bash
 PYTHON ?= python3.11
@@ -28,9 +28,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
 
-jars: $(VENV)/.installed .cache/ivy/.resolved
+jars: $(VENV)/.jars-resolved
 
-.cache/ivy/.resolved: conf/spark-defaults.conf
+# Resolving is a no-op (offline) when the user's Ivy cache already holds the jars.
+$(VENV)/.jars-resolved: $(VENV)/.installed conf/spark-defaults.conf
 	$(PY) -m churnlake.cli resolve-jars
 	touch $@
 

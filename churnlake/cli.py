@@ -1,6 +1,6 @@
 """The ``churnlake`` command line: set-up helpers, the demo driver and the scheduler.
 
-    python -m churnlake.cli resolve-jars        # fetch the Delta jars into .cache/ivy
+    python -m churnlake.cli resolve-jars        # fetch the Delta jars into ~/.cache/churnlake/ivy
     python -m churnlake.cli demo --run-date D   # demo sources + the whole pipeline on the bundled data
     python -m churnlake.cli schedule            # run the hourly/daily ranges now and every hour
 """
@@ -20,7 +20,7 @@ from churnlake.config import load_config, project_root
 
 def resolve_jars() -> int:
     """Start one local Spark session so Ivy resolves and caches the Delta package."""
-    from churnlake.spark import local_spark
+    from churnlake.spark import ivy_dir, local_spark
 
     cfg = load_config()
     spark = local_spark("churnlake-resolve-jars", cfg)
@@ -28,7 +28,7 @@ def resolve_jars() -> int:
         version = spark.sql("SELECT 1").count()
     finally:
         spark.stop()
-    print(f"Delta jars resolved into {os.environ.get('CHURNLAKE_IVY_DIR', cfg.root_dir / '.cache' / 'ivy')}"
+    print(f"Delta jars resolved into {ivy_dir()}"
           f" (check query returned {version} row)")
     return 0
 

@@ -10,11 +10,20 @@ In tests and notebooks, :func:`local_spark` also sets the master and applies
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from churnlake.config import Config
 
+
+
+def ivy_dir() -> str:
+    """Where Ivy caches the Delta jars: ``$CHURNLAKE_IVY_DIR`` or ``~/.cache/churnlake/ivy``.
+
+    One cache per user, shared by every checkout, so a fresh clone starts offline.
+    """
+    return os.environ.get("CHURNLAKE_IVY_DIR") or str(Path.home() / ".cache" / "churnlake" / "ivy")
 
 
 def spark_defaults(cfg: Config) -> dict[str, str]:
@@ -65,7 +74,7 @@ def get_spark(app_name: str, cfg: Config, *, catalog: bool = False) -> SparkSess
 def local_spark(app_name: str, cfg: Config, *, catalog: bool = False,
                 extra: dict[str, str] | None = None) -> SparkSession:
     """Session for tests and notebooks: local master, small shuffles, UI off, Delta jars."""
-    ivy = os.environ.get("CHURNLAKE_IVY_DIR", str(cfg.root_dir / ".cache" / "ivy"))
+    ivy = ivy_dir()
     conf = {
         **spark_defaults(cfg),
         "spark.master": cfg.spark_local_master,
