@@ -39,14 +39,21 @@ def spark_defaults(cfg: Config) -> dict[str, str]:
 
 
 def _metastore_conf(cfg: Config) -> dict[str, str]:
-    cfg.metastore_dir.mkdir(parents=True, exist_ok=True)
-    return {
+    conf = {
         "spark.sql.warehouse.dir": cfg.warehouse_uri,
-        "spark.hadoop.javax.jdo.option.ConnectionURL": (
-            f"jdbc:derby:;databaseName={cfg.metastore_dir / 'metastore_db'};create=true"
-        ),
         "spark.sql.catalogImplementation": "hive",
     }
+    if (cfg.raw.get("metastore") or {}).get("url"):
+        # Opt-in: a Derby network server shared by several JVMs (jobs + Thrift server).
+        from churnlake.serving.derby import client_conf
+
+        conf.update(client_conf(cfg))
+        return conf
+    cfg.metastore_dir.mkdir(parents=True, exist_ok=True)
+    conf["spark.hadoop.javax.jdo.option.ConnectionURL"] = (
+        f"jdbc:derby:;databaseName={cfg.metastore_dir / 'metastore_db'};create=true"
+    )
+    return conf
 
 
 def base_conf(cfg: Config, *, catalog: bool) -> dict[str, str]:

@@ -79,6 +79,19 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def skip_if_committed(table: Table, cfg: Config, report: "BatchReport") -> dict | None:
+    """If the report's batch is already in ``table``, mark the report skipped and say so.
+
+    Returns the job details to report (batch id and committing version), else None.
+    """
+    version = committed_version(table, cfg, report.batch_id)
+    if version is None:
+        return None
+    log.info("batch %s already committed at version %d; nothing to do", report.batch_id, version)
+    report.status = "skipped"
+    return {"batch_id": report.batch_id, "committed_version": version}
+
+
 def land_bytes(cfg: Config, data: bytes, *, source: str, entity: str, interval: Interval,
                name: str, committed: bool) -> LandedFile:
     """Write one raw file of a batch into the landing zone (atomically; same bytes: no-op).
@@ -119,6 +132,11 @@ class BatchReport:
     error: str | None = None
     extra: dict = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def for_batch(cls, source: str, entity: str, interval: Interval) -> "BatchReport":
+        """A fresh report for the batch of ``source``/``entity`` in ``interval``."""
+        return cls(source, entity, interval.label, batch_id(source, entity, interval))
 
     def write(self, logs_dir: Path) -> None:
         """Append this report as one JSON line to ``<logs_dir>/ingestion.log``."""

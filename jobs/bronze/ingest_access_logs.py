@@ -18,9 +18,8 @@ from pyspark.sql import functions as F
 
 from churnlake.config import Config
 from churnlake.delta import replace_rows
-from churnlake.ingestion.batch import (BatchReport, Interval, batch_id, committed_version,
-                                       ingested_file_hashes, interval_arg_parser, land_bytes,
-                                       reporting, sha256_bytes)
+from churnlake.ingestion.batch import (BatchReport, Interval, ingested_file_hashes, interval_arg_parser,
+                                       land_bytes, reporting, sha256_bytes, skip_if_committed)
 from churnlake.jobrun import JobResult, commit_metadata, run_job
 from churnlake.spark import get_spark
 from churnlake.tables import BRONZE_WEB_ACCESS_LOGS as TABLE
@@ -36,14 +35,11 @@ log = logging.getLogger(JOB)
 def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     """Land new log files, parse them, write good lines to bronze and bad ones to quarantine."""
     interval = Interval(args.run_date, args.run_hour)
-    batch = batch_id(SOURCE, ENTITY, interval)
-    report = BatchReport(SOURCE, ENTITY, interval.label, batch)
+    report = BatchReport.for_batch(SOURCE, ENTITY, interval)
+    batch = report.batch_id
     with reporting(report, cfg):
-        version = committed_version(TABLE, cfg, batch)
-        if version is not None:
-            log.info("batch %s already committed at version %d; nothing to do", batch, version)
-            report.status = "skipped"
-            return JobResult(details={"batch_id": batch, "committed_version": version})
+        if (done := skip_if_committed(TABLE, cfg, report)) is not None:
+            return JobResult(details=done)
         folder = cfg.web_logs_inbox
         if not folder.is_dir():
             raise FileNotFoundError(f"the access-log folder {folder} does not exist (sources.web_logs.inbox)")

@@ -19,9 +19,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from churnlake.config import Config
-from churnlake.ingestion.batch import (BatchReport, Interval, batch_id, bronze_high_watermark,
-                                       committed_version, incremental_batch, interval_arg_parser,
-                                       reporting)
+from churnlake.ingestion.batch import (BatchReport, Interval, bronze_high_watermark, incremental_batch,
+                                       interval_arg_parser, reporting, skip_if_committed)
 from churnlake.ingestion.sql_extract import BILLING_TABLES, extract_increment
 from churnlake.jobrun import JobResult, run_job
 from churnlake.spark import get_spark
@@ -47,14 +46,11 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
         raise ValueError(f"billing table {args.table!r} is not configured (sources.billing.tables)")
     source, table = BILLING_TABLES[args.table], BRONZE_TABLES[args.table]
     interval = Interval(args.run_date, args.run_hour)
-    batch = batch_id(SOURCE, args.table, interval)
-    report = BatchReport(SOURCE, args.table, interval.label, batch)
+    report = BatchReport.for_batch(SOURCE, args.table, interval)
+    batch = report.batch_id
     with reporting(report, cfg):
-        version = committed_version(table, cfg, batch)
-        if version is not None:
-            log.info("batch %s already committed at version %d; nothing to do", batch, version)
-            report.status = "skipped"
-            return JobResult(details={"batch_id": batch, "committed_version": version})
+        if (done := skip_if_committed(table, cfg, report)) is not None:
+            return JobResult(details=done)
         engine = connect(cfg.billing_url)
         spark = get_spark(JOB, cfg)
         try:

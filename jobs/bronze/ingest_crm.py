@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 
 from churnlake.config import Config
 from churnlake.delta import read_table, replace_rows, table_exists
-from churnlake.ingestion.batch import (BatchReport, Interval, batch_id, ingested_file_hashes,
+from churnlake.ingestion.batch import (BatchReport, Interval, ingested_file_hashes,
                                        interval_arg_parser, land_bytes, reporting, sha256_bytes)
 from churnlake.ingestion.readers import read_crm_csv
 from churnlake.jobrun import JobResult, commit_metadata, run_job
@@ -36,11 +36,9 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     """Land new inbox files and append them to bronze as one batch for the run date."""
     run_date: dt.date = args.run_date
     interval = Interval(run_date, args.run_hour)
-    batch = batch_id(SOURCE, ENTITY, interval)
-    report = BatchReport(SOURCE, ENTITY, interval.label, batch)
+    report = BatchReport.for_batch(SOURCE, ENTITY, interval)
     with reporting(report, cfg):
-        result = _ingest(cfg, interval, batch, report)
-    return result
+        return _ingest(cfg, interval, report.batch_id, report)
 
 
 def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport) -> JobResult:

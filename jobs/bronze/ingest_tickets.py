@@ -16,9 +16,8 @@ import json
 import logging
 
 from churnlake.config import Config
-from churnlake.ingestion.batch import (BatchReport, Interval, batch_id, bronze_high_watermark,
-                                       committed_version, incremental_batch, interval_arg_parser,
-                                       reporting)
+from churnlake.ingestion.batch import (BatchReport, Interval, bronze_high_watermark, incremental_batch,
+                                       interval_arg_parser, reporting, skip_if_committed)
 from churnlake.ingestion.http_client import fetch_tickets, token_from_env
 from churnlake.jobrun import JobResult, run_job
 from churnlake.spark import get_spark
@@ -32,14 +31,11 @@ log = logging.getLogger(JOB)
 def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     """Fetch tickets newer than the bronze watermark and append them as one batch."""
     interval = Interval(args.run_date, args.run_hour)
-    batch = batch_id(SOURCE, ENTITY, interval)
-    report = BatchReport(SOURCE, ENTITY, interval.label, batch)
+    report = BatchReport.for_batch(SOURCE, ENTITY, interval)
+    batch = report.batch_id
     with reporting(report, cfg):
-        version = committed_version(TABLE, cfg, batch)
-        if version is not None:
-            log.info("batch %s already committed at version %d; nothing to do", batch, version)
-            report.status = "skipped"
-            return JobResult(details={"batch_id": batch, "committed_version": version})
+        if (done := skip_if_committed(TABLE, cfg, report)) is not None:
+            return JobResult(details=done)
         token = token_from_env(cfg.tickets_token_env)
         spark = get_spark(JOB, cfg)
         try:
