@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 import pytest
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from churnlake import tables
 from churnlake.config import load_config
 from churnlake.demo.generate import generate_all
+from churnlake.demo.ticket_api import serve_in_thread, shutdown
 from tests.conftest import TELCO_CSV
 from tests.integration.helpers import VENV_BIN, pipeline_env, run
 
@@ -89,3 +91,27 @@ def test_access_logs_land_and_load_on_hdfs(hdfs_cluster, tmp_path, spark):
     # The Luigi target reads the Delta log over WebHDFS: a second run submits nothing.
     again = run(task, env)
     assert again.returncode == 0 and "Running command" not in again.stdout + again.stderr
+
+
+def test_ticket_fetch_that_exhausts_its_retries_commits_nothing(tmp_path):
+    tickets = tmp_path / "tickets.jsonl"
+    tickets.write_text('{"ticket_id":1,"customer_id":"C1","created_at":"2026-11-01T00:00:00Z",'
+                       '"updated_at":"2026-11-01T00:00:00Z","resolved_at":null,"category":"billing",'
+                       '"priority":"low","status":"open","channel":"email","satisfaction":null}\n')
+    server, url = serve_in_thread(tickets, "t0ken", error_rate=1.0)
+    try:
+        env = pipeline_env(tmp_path) | {"CHURNLAKE_TICKETS_TOKEN": "t0ken",
+                                        "CHURNLAKE__SOURCES__TICKETS__BASE_URL": url,
+                                        "CHURNLAKE__SOURCES__TICKETS__MAX_ATTEMPTS": "2"}
+        res = run(["./spark-submit.sh", "jobs/bronze/ingest_tickets.py", "--run-date", "2026-11-27"], env)
+    finally:
+        shutdown(server)
+    assert res.returncode == 1
+    last = res.stdout.strip().splitlines()[-1]
+    assert "FAILED after" in last and "FetchError: ticket API fetch failed: page 1" in last and "after 2 attempts" in last
+    cfg = load_config(environ=env)
+    assert not (tmp_path / "lakehouse" / "bronze" / "support").exists()  # no table, no landed file
+    assert not (tmp_path / "lakehouse" / "bronze" / "_landing").exists()
+    record = json.loads((cfg.logs_dir / "ingestion.log").read_text().splitlines()[-1])
+    assert record["status"] == "failed" and record["source"] == "support"
+    assert record["attempts"] == 2 and "HTTP 5" in record["error"]
