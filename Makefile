@@ -9,12 +9,14 @@ PY := $(VENV)/bin/python
 RUN_DATE ?= $(shell date -u +%Y-%m-%d)
 PYTEST_ARGS ?=
 
-.PHONY: setup venv jars demo test unit clean help
+.PHONY: setup venv jars demo test unit clean help thrift-start thrift-stop thrift-status metastore-start metastore-stop
 
 help:
 	@echo "make demo   - set up and run the whole pipeline on the bundled Telco data"
 	@echo "make test   - set up and run the test suite"
 	@echo "make setup  - only create the venv and resolve the Delta jars"
+	@echo "make thrift-start / thrift-stop - Spark Thrift (JDBC) server for the gold tables (docs/serving_sql.md)"
+	@echo "make metastore-start / metastore-stop - Derby network server to share the metastore (metastore.url)"
 
 setup: venv jars
 
@@ -46,3 +48,20 @@ unit: setup
 
 clean:
 	rm -rf build state logs reports lakehouse/bronze/* lakehouse/silver/* lakehouse/gold/* data/inbox
+
+# SQL access to the gold tables (docs/serving_sql.md). Port: CHURNLAKE_THRIFT_PORT (default 10000).
+thrift-start: setup
+	./thrift-server.sh start
+
+thrift-stop:
+	./thrift-server.sh stop
+
+thrift-status:
+	./thrift-server.sh status
+
+# Derby network server for a metastore shared by jobs and the Thrift server (metastore.url).
+metastore-start: setup
+	$(PY) -m churnlake.serving.derby start
+
+metastore-stop:
+	$(PY) -m churnlake.serving.derby stop

@@ -42,6 +42,10 @@ def _metastore_conf(cfg: Config) -> dict[str, str]:
     conf = {
         "spark.sql.warehouse.dir": cfg.warehouse_uri,
         "spark.sql.catalogImplementation": "hive",
+        # Keep a Delta table's schema in the metastore when it is registered (Delta stores an
+        # empty one otherwise), so JDBC clients that list columns through the metastore
+        # (getColumns: beeline !columns, DBeaver, BI tools) see them (delta-io/delta #695).
+        "spark.databricks.delta.catalog.update.enabled": "true",
     }
     if (cfg.raw.get("metastore") or {}).get("url"):
         # Opt-in: a Derby network server shared by several JVMs (jobs + Thrift server).

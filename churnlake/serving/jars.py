@@ -22,11 +22,28 @@ import pyspark
 
 from churnlake.spark import ivy_dir
 
-PYSPARK_JARS = Path(pyspark.__file__).resolve().parent / "jars"
-
 
 class JarResolutionError(RuntimeError):
     """Ivy could not resolve the requested coordinates (the message carries Ivy's output)."""
+
+
+def _spark_jars_dir() -> Path:
+    """Spark's ``jars/`` folder: ``$SPARK_HOME/jars`` (set under spark-submit), else pyspark's.
+
+    Under spark-submit, ``pyspark`` is imported from ``<SPARK_HOME>/python/lib/pyspark.zip``,
+    so the folder is searched upwards from the module too.
+    """
+    home = os.environ.get("SPARK_HOME")
+    if home and any((Path(home) / "jars").glob("spark-core_*.jar")):
+        return (Path(home) / "jars").resolve()
+    here = Path(pyspark.__file__).resolve().parent
+    for folder in (here, *here.parents):
+        if any((folder / "jars").glob("spark-core_*.jar")):
+            return folder / "jars"
+    raise JarResolutionError(f"Spark's jars folder not found (SPARK_HOME={home!r}, pyspark at {here})")
+
+
+PYSPARK_JARS = _spark_jars_dir()
 
 
 def _bundled_version(prefix: str, default: str) -> str:

@@ -130,6 +130,10 @@ class ThriftServer:
         """The spark-submit command line (resolves the Delta jars with Ivy on first use)."""
         cfg = self.cfg
         classpath = jars.spark_packages_jars(spark_defaults(cfg))
+        if network_metastore(cfg) is not None:
+            # HiveServer2's own session code opens the metastore with the server's Hive classes
+            # too (not only Spark's isolated Hive client), so the driver goes on the class path.
+            classpath += jars.derby_client_jars()
         java_opts = (f"-Dlog4j2.configurationFile=file:{cfg.root_dir / 'conf' / 'log4j2.properties'} "
                      f"-Dderby.system.home={cfg.metastore_dir} -Dchurnlake.logs={cfg.logs_dir}")
         cmd = [str(_venv_bin(cfg) / "spark-submit"),
