@@ -69,6 +69,34 @@ QUARANTINE_WEB_ACCESS_LOGS = Table(
     description="Access-log lines that did not parse: the raw line and the reason.",
 )
 BILLING_TABLES = {"invoices": BRONZE_BILLING_INVOICES, "payments": BRONZE_BILLING_PAYMENTS}
+# The bronze tables checked by an expectation suite (conf/expectations/<name>.yaml) before silver.
+VALIDATED_TABLES = (BRONZE_CRM_CUSTOMERS, BRONZE_BILLING_INVOICES, BRONZE_BILLING_PAYMENTS,
+                    BRONZE_SUPPORT_TICKETS, BRONZE_WEB_ACCESS_LOGS)
+
+# Data quality (docs/validation.md): results, runs and one quarantine table per validated table.
+QUALITY_RESULTS = Table(
+    "quality.validation_results",
+    "quality/validation_results",
+    partition_by=("table_name",),
+    description="One row per check per validation run: severity, success, counts, samples, resolution.",
+)
+QUALITY_RUNS = Table(
+    "quality.validation_runs",
+    "quality/validation_runs",
+    partition_by=("table_name",),
+    description="One row per validation run: batches covered, rows in/passed/quarantined, status, profile.",
+)
+
+
+def quarantine_table(bronze: Table) -> Table:
+    """The quarantine table of a validated bronze table: its rows plus the reasons."""
+    short = bronze.name.split(".", 1)[1]
+    return Table(f"quality.quarantine_{short}", f"quality/quarantine/{short}",
+                 partition_by=("_validation_date",),
+                 description=f"Rows of {bronze.name} that failed validation, with reasons and run id.")
+
+
+QUARANTINE_TABLES = {t.name: quarantine_table(t) for t in VALIDATED_TABLES}
 SILVER_CUSTOMERS = Table(
     "silver.customers",
     "silver/customers",
@@ -96,6 +124,9 @@ ALL_TABLES: tuple[Table, ...] = (
     BRONZE_SUPPORT_TICKETS,
     BRONZE_WEB_ACCESS_LOGS,
     QUARANTINE_WEB_ACCESS_LOGS,
+    QUALITY_RESULTS,
+    QUALITY_RUNS,
+    *QUARANTINE_TABLES.values(),
     SILVER_CUSTOMERS,
     GOLD_CUSTOMER_FEATURES,
     GOLD_CHURN_LABELS,

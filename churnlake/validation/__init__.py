@@ -1,0 +1,1 @@
+"""Data validation between bronze and silver (docs/validation.md)."""

@@ -1,0 +1,152 @@
+"""Validate the new bronze batches of one table for a run date (the body of the job).
+
+Steps: pick the batches no other run covered → add derived and reference columns → build
+the anomaly checks from earlier runs and the batch's quartiles → evaluate everything with
+Great Expectations → route rows failing quarantine checks to ``quality.quarantine_<table>``
+→ record results and the run → rewrite the run date's report. A critical failure is
+recorded and reported like any other, then raised as :class:`ValidationStopped`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from churnlake.config import Config
+from churnlake.delta import read_table, replace_rows, table_exists
+from churnlake.jobrun import commit_metadata
+from churnlake.tables import QUALITY_RESULTS, QUALITY_RUNS, Table, get_table, quarantine_table
+from churnlake.validation import store
+from churnlake.validation.report import write_report
+from churnlake.validation.runner import (REASONS_COLUMN, CheckResult, count_failing, null_shares,
+                                         outlier_checks, prepare, quarantine_reasons, run_checks,
+                                         status_of, stop_message)
+from churnlake.validation.suites import (Check, Suite, load_suite, null_share_checks, row_count_check,
+                                         suite_path)
+
+JOB = "validate_bronze"
+log = logging.getLogger(__name__)
+
+
+class ValidationStopped(RuntimeError):
+    """A critical check failed: the batches must not reach silver."""
+
+
+@dataclass
+class Outcome:
+    """What one validation run found."""
+
+    run_id: str
+    status: str
+    batch_ids: list[str]
+    rows_in: int
+    rows_passed: int
+    rows_quarantined: int
+    rows_blocked: int
+    results: list[CheckResult] = field(default_factory=list)
+    report_dir: str = ""
+
+
+def reference_keys(spark: SparkSession, suite: Suite, cfg: Config, run_date: dt.date) -> dict:
+    """Keys of every referenced table, as known up to the run date."""
+    keys = {}
+    for ref in suite.references:
+        table = get_table(ref.table)
+        if not table_exists(spark, table, cfg):
+            raise FileNotFoundError(f"{suite.table} references {ref.table}, which has no data yet")
+        df = read_table(spark, table, cfg).where(F.col("_ingest_date") <= F.lit(run_date))
+        if "_rescued_data" in df.columns:
+            df = df.where(F.col("_rescued_data").isNull())
+        keys[ref.table] = df.select(F.col(ref.key)).where(F.col(ref.key).isNotNull())
+    return keys
+
+
+def _empty_results(checks: list[Check]) -> list[CheckResult]:
+    return [CheckResult(check=c, success=True, element_count=0, unexpected_count=0,
+                        observed_value="empty batch: nothing to check") for c in checks]
+
+
+def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.date) -> Outcome:
+    """Validate ``table``'s unvalidated batches up to ``run_date``; see the module doc."""
+    started = time.monotonic()
+    suite = load_suite(suite_path(cfg.root_dir / "conf", table.name))
+    run_id = store.run_id_for(table, run_date)
+    if not table_exists(spark, table, cfg):
+        raise FileNotFoundError(f"{table.name} has no data at {table.uri(cfg)}: ingest it first")
+    bronze = read_table(spark, table, cfg)
+    bronze_columns = list(bronze.columns)
+    batch_ids = store.batches_to_validate(spark, bronze, table, cfg, run_id, run_date)
+    log.info("%s: validating %d batch(es) up to %s", table.name, len(batch_ids), run_date)
+    batch = bronze.where(F.col("_batch_id").isin(batch_ids)) if batch_ids else bronze.limit(0)
+    df = prepare(batch, suite, reference_keys(spark, suite, cfg, run_date)).cache()
+    rows_in = df.count()
+
+    past = store.history(spark, table, cfg, run_id, run_date)
+    checks = list(suite.checks)
+    anomaly = suite.anomaly
+    extra = [row_count_check(anomaly.row_count, [h["rows_in"] for h in past])]
+    extra += null_share_checks(anomaly.null_share, [h["null_shares"] for h in past])
+    if rows_in:
+        extra += outlier_checks(df, list(anomaly.outliers.get("columns", [])), float(anomaly.outliers.get("k", 3.0))) \
+            if anomaly.outliers else []
+    checks += [c for c in extra if c is not None]
+    results = run_checks(df, checks, name=table.name.replace(".", "_")) if rows_in else _empty_results(checks)
+    status = status_of(results)
+
+    # Route failing rows; the Spark count of each quarantine check must equal GE's.
+    failing = count_failing(df, checks) if rows_in else {}
+    for r in results:
+        if r.check.id in failing and r.unexpected_count is not None and failing[r.check.id] != r.unexpected_count:
+            log.warning("%s: check %s: GE counted %s unexpected rows, the quarantine predicate %s",
+                        table.name, r.check.id, r.unexpected_count, failing[r.check.id])
+    validated_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    tagged = df.withColumn(REASONS_COLUMN, quarantine_reasons(checks))
+    quarantined = (tagged.where(F.size(REASONS_COLUMN) > 0)
+                   .select(*bronze_columns, REASONS_COLUMN)
+                   .withColumn("_row_hash", store.row_hash(tagged, bronze_columns))
+                   .withColumn("_validation_run_id", F.lit(run_id))
+                   .withColumn("_validation_date", F.lit(run_date))
+                   .withColumn("_quarantined_at", F.lit(validated_at)))
+    meta = commit_metadata(JOB, run_date, batch_id=run_id, table=table.name, status=status)
+    qtable = quarantine_table(table)
+    replace_rows(quarantined, qtable, cfg, replace_where=f"_validation_run_id = '{run_id}'", metadata=meta)
+    rows_quarantined = read_table(spark, qtable, cfg).where(F.col("_validation_run_id") == run_id).count()
+    rows_blocked = rows_in - rows_quarantined if status == "stopped" else 0
+    rows_passed = rows_in - rows_quarantined - rows_blocked
+
+    where = f"table_name = '{table.name}' AND run_id = '{run_id}'"
+    replace_rows(spark.createDataFrame(store.result_rows(run_id, run_date, table, results, validated_at),
+                                       store.RESULTS_SCHEMA),
+                 QUALITY_RESULTS, cfg, replace_where=where, metadata=meta)
+    shares = null_shares(df, list(anomaly.null_share.get("columns", [])) if anomaly.null_share else [], rows_in)
+    failed = sum(1 for r in results if r.failed)
+    run_row = (run_id, run_date, table.name, batch_ids, status, rows_in, rows_passed, rows_quarantined,
+               rows_blocked, len(results), failed, shares, suite.path.split("/")[-1],
+               round(time.monotonic() - started, 1), validated_at)
+    # The run row is written last: its commit is what the Luigi target looks for.
+    replace_rows(spark.createDataFrame([run_row], store.RUNS_SCHEMA), QUALITY_RUNS, cfg,
+                 replace_where=where, metadata=meta)
+    df.unpersist()
+    outcome = Outcome(run_id=run_id, status=status, batch_ids=batch_ids, rows_in=rows_in,
+                      rows_passed=rows_passed, rows_quarantined=rows_quarantined,
+                      rows_blocked=rows_blocked, results=results)
+    outcome.report_dir = str(write_run_report(spark, cfg, run_date))
+    log.info("%s: %s — %d rows: %d to silver, %d quarantined, %d blocked; report %s",
+             table.name, status, rows_in, rows_passed, rows_quarantined, rows_blocked, outcome.report_dir)
+    if status == "stopped":
+        raise ValidationStopped(stop_message(table.name, results))
+    return outcome
+
+
+def write_run_report(spark: SparkSession, cfg: Config, run_date: dt.date):
+    """(Re)write the report of ``run_date`` from every table's records of that date."""
+    runs = read_table(spark, QUALITY_RUNS, cfg).where(F.col("run_date") == F.lit(run_date)).toPandas()
+    results = read_table(spark, QUALITY_RESULTS, cfg).where(F.col("run_date") == F.lit(run_date)).toPandas()
+    out_dir = cfg.reports_dir / "quality" / run_date.isoformat()
+    write_report(out_dir, run_date, runs, results)
+    return out_dir

@@ -1,0 +1,47 @@
+"""Validate the new batches of one bronze table before silver (Great Expectations).
+
+    ./spark-submit.sh jobs/validation/validate_bronze.py --table crm_customers --run-date 2026-11-27
+
+Checks every batch of the table up to the run date that no other run covered, against
+``conf/expectations/<table>.yaml``. Rows failing a quarantine check go to
+``quality.quarantine_<table>``; results go to ``quality.validation_results`` and
+``quality.validation_runs``; the run date's report is rewritten under
+``<reports_dir>/quality/<run date>/``. A failed critical check exits non-zero with a
+message naming the table, the check and the count (docs/validation.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from churnlake.config import Config
+from churnlake.jobrun import JobResult, job_arg_parser, run_job
+from churnlake.spark import get_spark
+from churnlake.tables import VALIDATED_TABLES
+from churnlake.validation.validate import JOB, validate_table
+
+TABLES = {t.name.split(".", 1)[1]: t for t in VALIDATED_TABLES}
+
+
+def main(args: argparse.Namespace, cfg: Config) -> JobResult:
+    """Validate one table for the run date."""
+    spark = get_spark(f"{JOB}_{args.table}", cfg)
+    try:
+        out = validate_table(spark, cfg, TABLES[args.table], args.run_date)
+    finally:
+        spark.stop()
+    return JobResult(rows_in=out.rows_in, rows_out=out.rows_passed,
+                     details={"status": out.status, "batches": len(out.batch_ids),
+                              "quarantined": out.rows_quarantined, "report": out.report_dir,
+                              "failed_checks": [r.check.id for r in out.results if r.failed]})
+
+
+def parser() -> argparse.ArgumentParser:
+    """Job arguments: the run date and ``--table``."""
+    p = job_arg_parser(__doc__.splitlines()[0])
+    p.add_argument("--table", required=True, choices=sorted(TABLES), help="bronze table to validate")
+    return p
+
+
+if __name__ == "__main__":
+    run_job(JOB, main, parser())
