@@ -54,8 +54,10 @@ def setup_logging(job: str, logs_dir: Path, level: int = logging.INFO) -> None:
         handler.setFormatter(fmt)
         handler.addFilter(_JobFilter(job))
         root.addHandler(handler)
-    for noisy in ("py4j", "urllib3", "alembic", "git"):
+    for noisy in ("py4j", "urllib3", "alembic", "git", "great_expectations", "xhtml2pdf"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # xhtml2pdf warns about every CSS property it does not implement (the HTML report uses them).
+    logging.getLogger("xhtml2pdf").setLevel(logging.ERROR)
 
 
 def parse_run_date(value: str) -> dt.date:

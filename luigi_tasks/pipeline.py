@@ -1,4 +1,4 @@
-"""The churnlake pipeline DAG: ingest (4 sources) -> bronze -> silver -> gold -> train -> register.
+"""The churnlake pipeline DAG: ingest (4 sources) -> bronze -> validate -> silver -> gold -> train.
 
     luigi --module luigi_tasks.pipeline Pipeline --run-date 2026-11-27 --local-scheduler
 """
@@ -9,8 +9,9 @@ import luigi
 
 from churnlake import tables
 from luigi_tasks.base import ChurnlakeSparkTask
-from luigi_tasks.ingestion import BronzeCrm, IngestAll
+from luigi_tasks.ingestion import IngestAll
 from luigi_tasks.targets import DeltaCommitTarget, MlflowRunTarget
+from luigi_tasks.validation import ValidateAll, ValidateBronze
 
 
 class SilverCustomers(ChurnlakeSparkTask):
@@ -19,7 +20,7 @@ class SilverCustomers(ChurnlakeSparkTask):
     job_file = "jobs/silver/customers.py"
 
     def requires(self):
-        return BronzeCrm(run_date=self.run_date)
+        return ValidateBronze(table="crm_customers", run_date=self.run_date)
 
     def output(self):
         return DeltaCommitTarget(tables.SILVER_CUSTOMERS, "silver_customers", self.run_date.isoformat())
@@ -58,4 +59,5 @@ class Pipeline(luigi.WrapperTask):
 
     def requires(self):
         yield IngestAll(run_date=self.run_date)
+        yield ValidateAll(run_date=self.run_date)
         yield TrainModel(run_date=self.run_date)

@@ -48,6 +48,21 @@ class DeltaCommitTarget(luigi.Target):
                 f"{', batch_id=' + self.batch_id if self.batch_id else ''})")
 
 
+class ValidationPassedTarget(DeltaCommitTarget):
+    """Exists when the latest validation run of a table for the run date let its batches through.
+
+    A stopped run commits too (its results and report matter), so the commit alone is not
+    enough: the newest matching commit must carry status ``passed`` or ``warned``.
+    """
+
+    def exists(self) -> bool:
+        commits = sorted((info for info in delta_commits(self.table.uri(self.cfg), filestore_for(
+            self.table.uri(self.cfg), self.cfg)) if isinstance(info.get("userMetadata"), dict)),
+            key=lambda info: info["version"])
+        matching = [info["userMetadata"] for info in commits if self.matches(info["userMetadata"])]
+        return bool(matching) and matching[-1].get("status") in ("passed", "warned")
+
+
 class MlflowRunTarget(luigi.Target):
     """Exists when MLflow holds a finished run of ``job`` tagged with ``run_date``."""
 

@@ -30,6 +30,25 @@ def read_crm_csv(spark: SparkSession, uris: list[str], schema: StructType) -> Da
     return df.withColumn(first, F.regexp_replace(F.col(first), "^\ufeff", ""))
 
 
+def csv_header_problem(data: bytes, expected: list[str]) -> str | None:
+    """Why the header line of a CSV export does not match ``expected`` (None when it does).
+
+    The reader maps fields by position, so a missing, extra, renamed or reordered column
+    would shift values silently; such files are flagged instead.
+    """
+    first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff").strip("\r")
+    found = [name.strip().strip('"') for name in first.split(",")]
+    if found == expected:
+        return None
+    missing = [c for c in expected if c not in found]
+    extra = [c for c in found if c not in expected]
+    if missing or extra:
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
+                ([f"unexpected {', '.join(extra)}"] if extra else [])
+        return "header " + "; ".join(parts)
+    return "header columns in a different order"
+
+
 def read_json_lines(spark: SparkSession, uris: list[str], schema: StructType) -> DataFrame:
     """Read JSON Lines with an explicit schema; malformed lines land in ``_corrupt_record``."""
     full = StructType(list(schema.fields)).add(CORRUPT_COLUMN, "string")

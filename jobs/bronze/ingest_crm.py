@@ -20,7 +20,7 @@ from churnlake.config import Config
 from churnlake.delta import read_table, replace_rows, table_exists
 from churnlake.ingestion.batch import (BatchReport, Interval, ingested_file_hashes,
                                        interval_arg_parser, land_bytes, reporting, sha256_bytes)
-from churnlake.ingestion.readers import read_crm_csv
+from churnlake.ingestion.readers import CORRUPT_COLUMN, csv_header_problem, read_crm_csv
 from churnlake.jobrun import JobResult, commit_metadata, run_job
 from churnlake.schemas import struct
 from churnlake.spark import get_spark
@@ -30,6 +30,17 @@ from churnlake.transforms.bronze import add_lineage
 JOB = "bronze_ingest_crm"
 SOURCE, ENTITY = "crm", "customers"
 log = logging.getLogger(JOB)
+
+
+def flag_header_problems(raw, problems: dict[str, str], columns: list[str]):
+    """Rows of a file whose header does not match keep their values and get the reason as rescued text."""
+    if not problems:
+        return raw
+    name = F.element_at(F.split(F.col("_file"), "/"), -1)
+    reason = F.create_map(*[F.lit(x) for kv in problems.items() for x in kv])[name]
+    as_json = F.to_json(F.struct(*[F.col(c) for c in columns]))
+    return raw.withColumn(CORRUPT_COLUMN, F.when(reason.isNotNull(), F.concat(reason, F.lit(": "), F.coalesce(
+        F.col(CORRUPT_COLUMN), as_json))).otherwise(F.col(CORRUPT_COLUMN)))
 
 
 def main(args: argparse.Namespace, cfg: Config) -> JobResult:
@@ -57,19 +68,23 @@ def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport)
             first = (read_table(spark, TABLE, cfg).where(F.col("_batch_id") == batch_id)
                      .agg(F.min("_ingested_at")).first()[0])
             ingested_at = first or ingested_at
-        landed = []
+        schema = struct(cfg, "bronze", "crm_customers")
+        landed, header_problems = [], {}
         for path in files:
             data = path.read_bytes()
             digest = sha256_bytes(data)
             if digest in seen:
                 log.info("skip %s: content %s already ingested by an earlier batch", path.name, digest[:12])
                 continue
+            if (problem := csv_header_problem(data, schema.fieldNames())) is not None:
+                log.warning("%s: %s; its rows are kept with the reason in _rescued_data", path.name, problem)
+                header_problems[path.name] = problem
             # The CRM batch is rewritten on a rerun, so its landed files must stay as they are.
             landed.append(land_bytes(cfg, data, source=SOURCE, entity=ENTITY, interval=interval,
                                      name=path.name, committed=True))
-        schema = struct(cfg, "bronze", "crm_customers")
         if landed:
             raw = read_crm_csv(spark, [f.uri for f in landed], schema)
+            raw = flag_header_problems(raw, header_problems, schema.fieldNames())
         else:
             # Still commit (an empty batch) so the run date is recorded as done.
             log.info("no new CRM files; batch %s commits no rows", batch_id)
@@ -88,7 +103,7 @@ def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport)
         report.rows_read = report.rows_written = rows
         report.bytes = sum(f.size for f in landed)
         report.extra.update(files=len(landed), skipped_files=len(files) - len(landed),
-                            rescued_rows=rescued)
+                            rescued_rows=rescued, header_problems=header_problems)
         return JobResult(rows_in=rows, rows_out=rows,
                          details={"batch_id": batch_id, "files": len(landed),
                                   "skipped_files": len(files) - len(landed), "rescued_rows": rescued})

@@ -1,4 +1,4 @@
-"""Build ``silver.customers`` from ``bronze.crm_customers``: typed, trimmed, deduplicated.
+"""Build ``silver.customers`` from validated ``bronze.crm_customers`` rows: typed, deduplicated.
 
     ./spark-submit.sh jobs/silver/customers.py --run-date 2026-11-27
 
@@ -13,11 +13,12 @@ import argparse
 from pyspark.sql import functions as F
 
 from churnlake.config import Config
-from churnlake.delta import overwrite_table, read_table
+from churnlake.delta import overwrite_table
 from churnlake.jobrun import JobResult, commit_metadata, job_arg_parser, run_job
 from churnlake.spark import get_spark
 from churnlake.tables import BRONZE_CRM_CUSTOMERS, SILVER_CUSTOMERS
 from churnlake.transforms.silver import latest_per_key, type_crm_customers
+from churnlake.validation.store import validated_rows
 
 JOB = "silver_customers"
 
@@ -26,10 +27,8 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     """Type and deduplicate all bronze CRM rows up to the run date."""
     spark = get_spark(JOB, cfg)
     try:
-        bronze = read_table(spark, BRONZE_CRM_CUSTOMERS, cfg).where(
-            (F.col("_ingest_date") <= F.lit(args.run_date.isoformat()).cast("date"))
-            & F.col("_rescued_data").isNull()
-        )
+        # Validated batches only, without their quarantined rows (docs/validation.md).
+        bronze = validated_rows(spark, BRONZE_CRM_CUSTOMERS, cfg, args.run_date)
         typed = type_crm_customers(bronze).where(F.col("customer_id").isNotNull())
         silver = latest_per_key(typed, "customer_id", ["_ingested_at", "_batch_id"]).cache()
         rows_in, rows_out = bronze.count(), silver.count()

@@ -25,6 +25,14 @@ RUN_DATE = "2026-11-27"
 SAMPLE_ROWS = 400
 DEMO_CUSTOMERS, BROKEN_LINES = 250, 4
 TOKEN = "integration-test-token"
+# A third CRM file with one defect per line: validation quarantines them, silver never sees them.
+_ROW = TELCO_CSV.read_text().splitlines()[1].split(",")
+DEFECTS = {
+    "tenure_integer": ",".join(["9001-TYPEA", *_ROW[1:5], "abc", *_ROW[6:]]),
+    "monthly_charges_range": ",".join(["9002-RANGE", *_ROW[1:18], "-5.0", *_ROW[19:]]),
+    "broken_line": "9003-BROKN,Male,0,Yes",
+}
+CRM_ROWS = SAMPLE_ROWS + 50 + len(DEFECTS)
 
 
 def luigi(task: str, env, run_date: str = RUN_DATE):
@@ -63,6 +71,8 @@ def pipeline_run(demo_sources):
     # file whose rows duplicate customers and must be deduplicated in silver.
     resend = write_sample(base / "inbox" / "crm", 50, name="crm_export_resend.csv", crlf=True)
     resend.write_bytes(b"\xef\xbb\xbf" + resend.read_bytes())
+    header = TELCO_CSV.read_text().splitlines()[0]
+    (base / "inbox" / "crm" / "crm_export_defects.csv").write_text("\n".join([header, *DEFECTS.values()]) + "\n")
     result = luigi("Pipeline", env)
     cfg = load_config(environ=env)
     return base, env, cfg, result, manifest
@@ -72,7 +82,7 @@ def test_pipeline_succeeds_and_fills_every_layer(pipeline_run, spark):
     base, env, cfg, result, _ = pipeline_run
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     bronze = read_table(spark, tables.BRONZE_CRM_CUSTOMERS, cfg)
-    assert bronze.count() == SAMPLE_ROWS + 50
+    assert bronze.count() == CRM_ROWS
     assert bronze.select("_batch_id").distinct().collect()[0][0] == f"crm-customers-{RUN_DATE}"
     assert bronze.where("_source_file_sha256 IS NULL OR _source_file IS NULL").count() == 0
     silver = read_table(spark, tables.SILVER_CUSTOMERS, cfg)
@@ -87,6 +97,32 @@ def test_pipeline_succeeds_and_fills_every_layer(pipeline_run, spark):
     for job in ("bronze_ingest_crm", "silver_customers", "gold_customer_features", "ml_train"):
         text = (base / "logs" / f"{job}.log").read_text()
         assert "START run_date=2026-11-27" in text and "END status=ok rows_in=" in text, job
+
+
+def test_validation_quarantines_defects_reconciles_and_reports(pipeline_run, spark):
+    base, env, cfg, result, _ = pipeline_run
+    assert result.returncode == 0, result.stdout[-3000:]
+    runs = {r["table_name"]: r for r in read_table(spark, tables.QUALITY_RUNS, cfg).collect()}
+    assert set(runs) == {t.name for t in tables.VALIDATED_TABLES}
+    for name, rec in runs.items():
+        assert rec["status"] in ("passed", "warned"), name
+        assert rec["rows_in"] == rec["rows_passed"] + rec["rows_quarantined"], name  # reconciliation
+        bronze = read_table(spark, tables.get_table(name), cfg)
+        assert rec["rows_in"] == bronze.count(), name  # every bronze row was validated
+    crm = runs["bronze.crm_customers"]
+    assert (crm["rows_in"], crm["rows_quarantined"]) == (CRM_ROWS, len(DEFECTS))
+    quarantine = read_table(spark, tables.quarantine_table(tables.BRONZE_CRM_CUSTOMERS), cfg).collect()
+    found = {check for r in quarantine for check in r["_quarantine_reasons"]}
+    assert set(DEFECTS) <= found
+    silver_ids = {r[0] for r in read_table(spark, tables.SILVER_CUSTOMERS, cfg).select("customer_id").collect()}
+    assert not silver_ids & {"9001-TYPEA", "9002-RANGE", "9003-BROKN"}
+    results = read_table(spark, tables.QUALITY_RESULTS, cfg)
+    assert results.where("resolution = 'quarantined' AND table_name = 'bronze.crm_customers'").count() >= 3
+    report = base / "reports" / "quality" / RUN_DATE
+    html = (report / "report.html").read_text()
+    assert all(t.name in html for t in tables.VALIDATED_TABLES) and "tenure_integer" in html
+    assert (report / "report.pdf").read_bytes()[:4] == b"%PDF"
+    assert len((report / "report.csv").read_text().splitlines()) == results.count() + 1
 
 
 def test_every_source_lands_exactly_once_and_reconciles(pipeline_run, spark):
@@ -158,7 +194,7 @@ def test_rerun_for_the_same_date_does_nothing(pipeline_run, spark):
     after = {t.name: table_versions(spark, t, cfg) for t in tables.ALL_TABLES
              if t is not tables.BRONZE_BILLING_INVOICES}
     assert after == before
-    assert read_table(spark, tables.BRONZE_CRM_CUSTOMERS, cfg).count() == SAMPLE_ROWS + 50
+    assert read_table(spark, tables.BRONZE_CRM_CUSTOMERS, cfg).count() == CRM_ROWS
 
 
 def test_rerunning_a_job_leaves_identical_content(pipeline_run, spark):
@@ -184,7 +220,7 @@ def test_next_day_skips_files_already_ingested(pipeline_run, spark):
     assert "already ingested by an earlier batch" in res.stdout + res.stderr
     bronze = read_table(spark, tables.BRONZE_CRM_CUSTOMERS, cfg)
     assert bronze.where(f"_batch_id = 'crm-customers-{next_day}'").count() == 0
-    assert bronze.count() == SAMPLE_ROWS + 50
+    assert bronze.count() == CRM_ROWS
 
 
 def test_a_failing_job_exits_non_zero_with_one_readable_line(tmp_path):
@@ -199,3 +235,28 @@ def test_a_failing_job_exits_non_zero_with_one_readable_line(tmp_path):
     assert job.returncode == 1
     last = job.stdout.strip().splitlines()[-1]  # the driver's stderr, relayed by spark-submit
     assert "FAILED after" in last and "FileNotFoundError: the CRM inbox" in last
+
+
+def test_a_critical_validation_failure_stops_the_dag_before_silver(tmp_path):
+    env = pipeline_env(tmp_path)
+    # An export that lost its "gender" column: every line is one field short.
+    lines = TELCO_CSV.read_text().splitlines()[:31]
+    cut = [",".join(line.split(",")[:1] + line.split(",")[2:]) for line in lines]
+    (tmp_path / "inbox" / "crm").mkdir(parents=True)
+    (tmp_path / "inbox" / "crm" / "export.csv").write_text("\n".join(cut) + "\n")
+    res = luigi("SilverCustomers", env)
+    assert res.returncode == 30, res.stdout[-3000:]
+    summary = res.stdout + res.stderr
+    assert "ValidateBronze" in summary and "were left pending" in summary
+    assert "SilverCustomers" in summary.split("were left pending")[1]
+    assert not (tmp_path / "lakehouse" / "silver").exists()
+    log = (tmp_path / "logs" / "validate_bronze.log").read_text()
+    failed = [line for line in log.splitlines() if "FAILED after" in line][-1]
+    assert "ValidationStopped" in failed and "bronze.crm_customers" in failed
+    assert "broken_lines_share" in failed and "30 of 30 rows unexpected" in failed
+    # Nothing lost: every row is in bronze, with the header problem as its reason.
+    cfg = load_config(environ=env)
+    report = (cfg.reports_dir / "quality" / RUN_DATE / "report.html").read_text()
+    assert "stopped" in report and "broken_lines_share" in report
+    ingest_log = (tmp_path / "logs" / "bronze_ingest_crm.log").read_text()
+    assert "header missing gender" in ingest_log

@@ -9,7 +9,8 @@ from luigi_tasks.base import PROJECT_ROOT
 from luigi_tasks.ingestion import BronzeAccessLogs, BronzeBilling, BronzeCrm, BronzeTickets, IngestAll
 from luigi_tasks.pipeline import GoldCustomerFeatures, Pipeline, SilverCustomers, TrainModel
 from luigi_tasks.schedule import HourlyIngestion
-from luigi_tasks.targets import DeltaCommitTarget
+from luigi_tasks.targets import DeltaCommitTarget, ValidationPassedTarget
+from luigi_tasks.validation import ValidateAll, ValidateBronze
 
 DAY = dt.date(2026, 11, 27)
 
@@ -24,8 +25,13 @@ def test_task_runs_its_job_through_the_wrapper_with_the_run_date():
 
 
 def test_dag_wiring_runs_every_source_and_ingest_to_train():
-    ingest, train = list(Pipeline(run_date=DAY).requires())
-    assert isinstance(ingest, IngestAll) and isinstance(train, TrainModel)
+    ingest, validate, train = list(Pipeline(run_date=DAY).requires())
+    assert isinstance(ingest, IngestAll) and isinstance(validate, ValidateAll) and isinstance(train, TrainModel)
+    checks = list(validate.requires())
+    assert sorted(t.table for t in checks) == sorted(t.name.split(".")[1] for t in tables.VALIDATED_TABLES)
+    for check in checks:  # each validation needs its source's batch, and the CRM for references
+        needed = {type(t) for t in check.requires()}
+        assert BronzeCrm in needed and len(needed) == (1 if check.table == "crm_customers" else 2)
     sources = list(ingest.requires())
     assert [type(t) for t in sources] == [BronzeCrm, BronzeBilling, BronzeBilling, BronzeTickets, BronzeAccessLogs]
     assert {t.billing_table for t in sources if isinstance(t, BronzeBilling)} == {"invoices", "payments"}
@@ -34,9 +40,9 @@ def test_dag_wiring_runs_every_source_and_ingest_to_train():
         req = task.requires()
         if not req:
             break
-        task = req
+        task = req[0] if isinstance(req, list) else req
         chain.append(type(task))
-    assert chain == [GoldCustomerFeatures, SilverCustomers, BronzeCrm]
+    assert chain == [GoldCustomerFeatures, SilverCustomers, ValidateBronze, BronzeCrm]
     for task in sources + [train]:
         assert (PROJECT_ROOT / task.job_file).is_file()
 
@@ -72,6 +78,28 @@ def test_delta_commit_target_needs_a_commit_of_that_job_and_date(cfg):
     assert target.exists()
     versions = [c["version"] for c in delta_commits(tables.SILVER_CUSTOMERS.uri(cfg), LocalStore())]
     assert versions == [0, 1, 2, 3]
+
+
+def test_validation_target_needs_the_latest_run_to_have_passed(tmp_path):
+    from churnlake.config import load_config
+    from tests.conftest import lakehouse_env
+    import os
+
+    lake = load_config(environ={**os.environ, **lakehouse_env(tmp_path)})
+    log_dir = tmp_path / "lakehouse" / "quality" / "validation_runs" / "_delta_log"
+    task = ValidateBronze(table="crm_customers", run_date=DAY)
+    assert task.program_args()[-2:] == ["--table", "crm_customers"]
+    target = ValidationPassedTarget(tables.QUALITY_RUNS, "validate_bronze", "2026-11-27", cfg=lake,
+                                    batch_id=task.output().batch_id)
+    meta = {"job": "validate_bronze", "run_date": "2026-11-27", "batch_id": "crm_customers-2026-11-27"}
+    write_commit(log_dir, 0, {**meta, "status": "warned", "batch_id": "billing_invoices-2026-11-27"})
+    assert not target.exists()  # another table's run
+    write_commit(log_dir, 1, {**meta, "status": "stopped"})
+    assert not target.exists()  # a stopped run blocks
+    write_commit(log_dir, 2, {**meta, "status": "passed"})
+    assert target.exists()  # fixed and rerun
+    write_commit(log_dir, 3, {**meta, "status": "stopped"})
+    assert not target.exists()  # the latest run decides
 
 
 def test_hourly_bulk_complete_needs_every_source_batch(cfg, monkeypatch):

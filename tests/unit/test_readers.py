@@ -58,3 +58,28 @@ def test_parse_access_log_fields_and_reject_reasons(spark):
     assert out[bad_ts]["_reject_reason"].startswith("unparseable timestamp")
     with pytest.raises(ValueError, match="no column"):
         parse_access_log(lines.withColumnRenamed("value", "x"))
+
+
+def test_csv_header_problem_names_missing_extra_and_reordered_columns():
+    from churnlake.ingestion.readers import csv_header_problem
+
+    expected = ["customerID", "gender", "tenure"]
+    assert csv_header_problem(b"\xef\xbb\xbfcustomerID,gender,tenure\r\n1,2,3\r\n", expected) is None
+    assert csv_header_problem(b"customerID,tenure\n", expected) == "header missing gender"
+    assert csv_header_problem(b"customerID,gender,tenure,plan\n", expected) == "header unexpected plan"
+    assert csv_header_problem(b"customerID,tenure,gender\n", expected) == "header columns in a different order"
+
+
+def test_rows_of_a_file_with_a_bad_header_are_rescued_with_the_reason(spark):
+    import importlib.util
+
+    from churnlake.config import PROJECT_ROOT
+
+    spec = importlib.util.spec_from_file_location("ingest_crm", PROJECT_ROOT / "jobs/bronze/ingest_crm.py")
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    raw = spark.createDataFrame([("1", "x", None, "/in/a.csv"), ("2", "y", None, "/in/b.csv")],
+                                "customerID string, gender string, _corrupt_record string, _file string")
+    out = job.flag_header_problems(raw, {"b.csv": "header missing tenure"}, ["customerID", "gender"])
+    rows = {r["customerID"]: r["_corrupt_record"] for r in out.collect()}
+    assert rows == {"1": None, "2": 'header missing tenure: {"customerID":"2","gender":"y"}'}
