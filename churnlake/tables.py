@@ -102,6 +102,32 @@ SILVER_CUSTOMERS = Table(
     "silver/customers",
     description="One typed, deduplicated row per customer (latest CRM record wins).",
 )
+SILVER_INVOICES = Table(
+    "silver.invoices",
+    "silver/invoices",
+    description="One typed row per invoice (latest version by updated_at wins).",
+)
+SILVER_PAYMENTS = Table(
+    "silver.payments",
+    "silver/payments",
+    description="One typed row per payment attempt (latest version by updated_at wins).",
+)
+SILVER_TICKETS = Table(
+    "silver.tickets",
+    "silver/tickets",
+    description="One typed row per support ticket (latest version wins), with resolution hours.",
+)
+SILVER_WEB_EVENTS = Table(
+    "silver.web_events",
+    "silver/web_events",
+    partition_by=("event_date",),
+    description="Access-log events without personal data (IP as a keyed pseudonym), duplicates removed.",
+)
+SILVER_MODEL_READY = Table(
+    "silver.customers_model_ready",
+    "silver/customers_model_ready",
+    description="Customers encoded and scaled by the fitted preprocessing pipeline, with label and split.",
+)
 GOLD_CUSTOMER_FEATURES = Table(
     "gold.customer_features",
     "gold/customer_features",
@@ -128,6 +154,11 @@ ALL_TABLES: tuple[Table, ...] = (
     QUALITY_RUNS,
     *QUARANTINE_TABLES.values(),
     SILVER_CUSTOMERS,
+    SILVER_INVOICES,
+    SILVER_PAYMENTS,
+    SILVER_TICKETS,
+    SILVER_WEB_EVENTS,
+    SILVER_MODEL_READY,
     GOLD_CUSTOMER_FEATURES,
     GOLD_CHURN_LABELS,
 )

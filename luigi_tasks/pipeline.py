@@ -26,6 +26,73 @@ class SilverCustomers(ChurnlakeSparkTask):
         return DeltaCommitTarget(tables.SILVER_CUSTOMERS, "silver_customers", self.run_date.isoformat())
 
 
+class SilverBilling(ChurnlakeSparkTask):
+    """Latest typed invoices or payments into ``silver.invoices`` / ``silver.payments``."""
+
+    billing_table = luigi.ChoiceParameter(choices=("invoices", "payments"))
+    job_file = "jobs/silver/billing.py"
+
+    def requires(self):
+        return ValidateBronze(table=f"billing_{self.billing_table}", run_date=self.run_date)
+
+    def app_options(self) -> list[str]:
+        return super().app_options() + ["--table", self.billing_table]
+
+    def output(self):
+        table = {"invoices": tables.SILVER_INVOICES, "payments": tables.SILVER_PAYMENTS}[self.billing_table]
+        return DeltaCommitTarget(table, f"silver_billing_{self.billing_table}", self.run_date.isoformat())
+
+
+class SilverTickets(ChurnlakeSparkTask):
+    """Latest typed ticket versions into ``silver.tickets``."""
+
+    job_file = "jobs/silver/tickets.py"
+
+    def requires(self):
+        return ValidateBronze(table="support_tickets", run_date=self.run_date)
+
+    def output(self):
+        return DeltaCommitTarget(tables.SILVER_TICKETS, "silver_tickets", self.run_date.isoformat())
+
+
+class SilverWebEvents(ChurnlakeSparkTask):
+    """Pseudonymised access-log events into ``silver.web_events``."""
+
+    job_file = "jobs/silver/web_events.py"
+
+    def requires(self):
+        return ValidateBronze(table="web_access_logs", run_date=self.run_date)
+
+    def output(self):
+        return DeltaCommitTarget(tables.SILVER_WEB_EVENTS, "silver_web_events", self.run_date.isoformat())
+
+
+class SilverModelReady(ChurnlakeSparkTask):
+    """Fit the preprocessing on the training split; write ``silver.customers_model_ready``."""
+
+    job_file = "jobs/silver/model_ready.py"
+
+    def requires(self):
+        return SilverCustomers(run_date=self.run_date)
+
+    def output(self):
+        return DeltaCommitTarget(tables.SILVER_MODEL_READY, "silver_model_ready", self.run_date.isoformat())
+
+
+class SilverAll(luigi.WrapperTask):
+    """Every silver table for one run date."""
+
+    run_date = luigi.DateParameter()
+
+    def requires(self):
+        yield SilverCustomers(run_date=self.run_date)
+        for name in ("invoices", "payments"):
+            yield SilverBilling(billing_table=name, run_date=self.run_date)
+        yield SilverTickets(run_date=self.run_date)
+        yield SilverWebEvents(run_date=self.run_date)
+        yield SilverModelReady(run_date=self.run_date)
+
+
 class GoldCustomerFeatures(ChurnlakeSparkTask):
     """Write ``gold.customer_features`` and ``gold.churn_labels`` as of the run date."""
 
@@ -60,4 +127,5 @@ class Pipeline(luigi.WrapperTask):
     def requires(self):
         yield IngestAll(run_date=self.run_date)
         yield ValidateAll(run_date=self.run_date)
+        yield SilverAll(run_date=self.run_date)
         yield TrainModel(run_date=self.run_date)

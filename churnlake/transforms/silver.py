@@ -85,3 +85,108 @@ def latest_per_key(df: DataFrame, key: str, order_by: list[str]) -> DataFrame:
         raise ValueError("order_by must name at least one column")
     window = Window.partitionBy(key).orderBy(*[F.col(c).desc_nulls_last() for c in order_by])
     return df.withColumn("_rn", F.row_number().over(window)).where("_rn = 1").drop("_rn")
+
+
+# --- category standardisation ------------------------------------------------------------
+# "No internet service" / "No phone service" repeat what internet_service = 'No' and
+# phone_service = false already say; silver keeps plain Yes/No (docs/silver.md).
+NO_SERVICE_VALUES = ("No internet service", "No phone service")
+SERVICE_COLUMNS = ("multiple_lines", "online_security", "online_backup", "device_protection",
+                   "tech_support", "streaming_tv", "streaming_movies")
+
+
+def standardise_service_flags(df: DataFrame) -> DataFrame:
+    """Map 'No internet service' / 'No phone service' to 'No' in the service columns."""
+    out = df
+    for c in SERVICE_COLUMNS:
+        if c in out.columns:
+            out = out.withColumn(c, F.when(F.col(c).isin(*NO_SERVICE_VALUES), F.lit("No")).otherwise(F.col(c)))
+    return out
+
+
+# --- billing ------------------------------------------------------------------------------
+
+def type_invoices(bronze: DataFrame) -> DataFrame:
+    """Typed invoices: the billing month as a date (first day), amounts as doubles."""
+    return bronze.select(
+        F.col("invoice_id").cast("long").alias("invoice_id"),
+        blank_to_null(F.col("customer_id")).alias("customer_id"),
+        F.try_to_date(F.concat(F.col("billing_month"), F.lit("-01"))).alias("billing_month"),
+        F.col("amount").try_cast("double").alias("amount"),
+        F.try_to_date(F.col("due_date")).alias("due_date"),
+        F.try_to_timestamp(F.col("issued_at")).alias("issued_at"),
+        F.try_to_timestamp(F.col("updated_at")).alias("updated_at"),
+        "_ingested_at", "_batch_id",
+    )
+
+
+def type_payments(bronze: DataFrame) -> DataFrame:
+    """Typed payments; ``status`` and ``method`` trimmed and lower-cased."""
+    return bronze.select(
+        F.col("payment_id").cast("long").alias("payment_id"),
+        F.col("invoice_id").cast("long").alias("invoice_id"),
+        blank_to_null(F.col("customer_id")).alias("customer_id"),
+        F.try_to_timestamp(F.col("paid_at")).alias("paid_at"),
+        F.col("amount").try_cast("double").alias("amount"),
+        F.lower(blank_to_null(F.col("status"))).alias("status"),
+        F.lower(blank_to_null(F.col("method"))).alias("method"),
+        F.try_to_timestamp(F.col("updated_at")).alias("updated_at"),
+        "_ingested_at", "_batch_id",
+    )
+
+
+# --- support tickets ----------------------------------------------------------------------
+
+def type_tickets(bronze: DataFrame) -> DataFrame:
+    """Typed ticket versions, with the resolution time in hours (null while unresolved)."""
+    created = F.try_to_timestamp(F.col("created_at"))
+    resolved = F.try_to_timestamp(F.col("resolved_at"))
+    return bronze.select(
+        F.col("ticket_id").cast("long").alias("ticket_id"),
+        blank_to_null(F.col("customer_id")).alias("customer_id"),
+        created.alias("created_at"),
+        F.try_to_timestamp(F.col("updated_at")).alias("updated_at"),
+        resolved.alias("resolved_at"),
+        *[F.lower(blank_to_null(F.col(c))).alias(c) for c in ("category", "priority", "status", "channel")],
+        F.col("satisfaction").cast("int").alias("satisfaction"),
+        F.round((F.unix_timestamp(resolved) - F.unix_timestamp(created)) / 3600.0, 3).alias("resolution_hours"),
+        "_ingested_at", "_batch_id",
+    )
+
+
+# --- web access logs ----------------------------------------------------------------------
+
+def pseudonymise(col: Column, key: str) -> Column:
+    """A keyed SHA-256 pseudonym of a value (null stays null).
+
+    The same value maps to the same pseudonym for a given key, so sessions can still be
+    counted; without the key the original cannot be recovered by hashing candidate values.
+    """
+    if not key:
+        raise ValueError("a pseudonymisation key is required")
+    return F.when(col.isNull(), F.lit(None).cast("string")).otherwise(
+        F.sha2(F.concat(F.lit(key), F.lit("|"), col), 256))
+
+
+WEB_EVENT_COLUMNS = ("event_time", "customer_id", "client_pseudonym", "method", "path", "status",
+                     "bytes", "user_agent")
+
+
+def web_events(bronze: DataFrame, key: str) -> DataFrame:
+    """Access-log events without personal data: the IP becomes a keyed pseudonym.
+
+    The raw line, the IP, the referer (may carry query strings) and the text timestamp are
+    dropped; exact duplicate events (the same request logged twice) are removed.
+    """
+    events = bronze.select(
+        F.col("event_time").cast("timestamp").alias("event_time"),
+        blank_to_null(F.col("customer_id")).alias("customer_id"),
+        pseudonymise(F.col("client_ip"), key).alias("client_pseudonym"),
+        F.upper(F.col("method")).alias("method"),
+        F.col("path"),
+        F.col("status").cast("int").alias("status"),
+        F.col("bytes").cast("long").alias("bytes"),
+        F.col("user_agent"),
+        "_ingested_at", "_batch_id",
+    )
+    return events.dropDuplicates(list(WEB_EVENT_COLUMNS)).withColumn("event_date", F.to_date("event_time"))

@@ -1,0 +1,45 @@
+"""Build ``silver.invoices`` or ``silver.payments`` from validated billing rows.
+
+    ./spark-submit.sh jobs/silver/billing.py --table invoices --run-date 2026-11-27
+
+Bronze holds every extracted version of a record; silver keeps the latest one per id
+(latest ``updated_at``, then the latest ingestion) with typed columns (docs/silver.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from churnlake.config import Config
+from churnlake.jobrun import JobResult, job_arg_parser, run_job
+from churnlake.silver import build_silver
+from churnlake.spark import get_spark
+from churnlake.tables import BILLING_TABLES, SILVER_INVOICES, SILVER_PAYMENTS
+from churnlake.transforms.silver import type_invoices, type_payments
+
+JOB = "silver_billing"
+TARGETS = {"invoices": (SILVER_INVOICES, type_invoices, "invoice_id"),
+           "payments": (SILVER_PAYMENTS, type_payments, "payment_id")}
+
+
+def main(args: argparse.Namespace, cfg: Config) -> JobResult:
+    """Latest typed version of every invoice or payment up to the run date."""
+    silver, prepare, key = TARGETS[args.table]
+    spark = get_spark(f"{JOB}_{args.table}", cfg)
+    try:
+        return build_silver(spark, cfg, job=f"{JOB}_{args.table}", run_date=args.run_date,
+                            bronze=BILLING_TABLES[args.table], silver=silver, prepare=prepare, key=key,
+                            order_by=("updated_at", "_ingested_at", "_batch_id"))
+    finally:
+        spark.stop()
+
+
+def parser() -> argparse.ArgumentParser:
+    """Job arguments: the run date and ``--table``."""
+    p = job_arg_parser(__doc__.splitlines()[0])
+    p.add_argument("--table", required=True, choices=sorted(TARGETS), help="billing table")
+    return p
+
+
+if __name__ == "__main__":
+    run_job(JOB, main, parser())

@@ -1,0 +1,32 @@
+"""Build ``silver.tickets`` from validated ticket versions: the latest version per ticket.
+
+    ./spark-submit.sh jobs/silver/tickets.py --run-date 2026-11-27
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from churnlake.config import Config
+from churnlake.jobrun import JobResult, job_arg_parser, run_job
+from churnlake.silver import build_silver
+from churnlake.spark import get_spark
+from churnlake.tables import BRONZE_SUPPORT_TICKETS, SILVER_TICKETS
+from churnlake.transforms.silver import type_tickets
+
+JOB = "silver_tickets"
+
+
+def main(args: argparse.Namespace, cfg: Config) -> JobResult:
+    """Latest typed version of every ticket up to the run date."""
+    spark = get_spark(JOB, cfg)
+    try:
+        return build_silver(spark, cfg, job=JOB, run_date=args.run_date, bronze=BRONZE_SUPPORT_TICKETS,
+                            silver=SILVER_TICKETS, prepare=type_tickets, key="ticket_id",
+                            order_by=("updated_at", "_ingested_at", "_batch_id"))
+    finally:
+        spark.stop()
+
+
+if __name__ == "__main__":
+    run_job(JOB, main, job_arg_parser(__doc__.splitlines()[0]))

@@ -1,0 +1,35 @@
+"""Build ``silver.web_events`` from validated access-log lines, without personal data.
+
+    ./spark-submit.sh jobs/silver/web_events.py --run-date 2026-11-27
+
+Client IPs become keyed SHA-256 pseudonyms (key: ``privacy.pseudonym_key_env``); the raw
+line, IP and referer are not carried into silver; exact duplicate events are removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from churnlake.config import Config
+from churnlake.jobrun import JobResult, job_arg_parser, run_job
+from churnlake.silver import build_silver, pseudonym_key
+from churnlake.spark import get_spark
+from churnlake.tables import BRONZE_WEB_ACCESS_LOGS, SILVER_WEB_EVENTS
+from churnlake.transforms.silver import web_events
+
+JOB = "silver_web_events"
+
+
+def main(args: argparse.Namespace, cfg: Config) -> JobResult:
+    """Pseudonymised, deduplicated events up to the run date."""
+    key = pseudonym_key(cfg)
+    spark = get_spark(JOB, cfg)
+    try:
+        return build_silver(spark, cfg, job=JOB, run_date=args.run_date, bronze=BRONZE_WEB_ACCESS_LOGS,
+                            silver=SILVER_WEB_EVENTS, prepare=lambda df: web_events(df, key), key=None)
+    finally:
+        spark.stop()
+
+
+if __name__ == "__main__":
+    run_job(JOB, main, job_arg_parser(__doc__.splitlines()[0]))
