@@ -105,17 +105,17 @@ SILVER_CUSTOMERS = Table(
 SILVER_INVOICES = Table(
     "silver.invoices",
     "silver/invoices",
-    description="One typed row per invoice (latest version by updated_at wins).",
+    description="Every distinct invoice version with valid_from/valid_to; is_current marks the latest.",
 )
 SILVER_PAYMENTS = Table(
     "silver.payments",
     "silver/payments",
-    description="One typed row per payment attempt (latest version by updated_at wins).",
+    description="Every distinct payment version with valid_from/valid_to; is_current marks the latest.",
 )
 SILVER_TICKETS = Table(
     "silver.tickets",
     "silver/tickets",
-    description="One typed row per support ticket (latest version wins), with resolution hours.",
+    description="Every distinct ticket version with validity and resolution hours; is_current marks the latest.",
 )
 SILVER_WEB_EVENTS = Table(
     "silver.web_events",

@@ -190,3 +190,26 @@ def web_events(bronze: DataFrame, key: str) -> DataFrame:
         "_ingested_at", "_batch_id",
     )
     return events.dropDuplicates(list(WEB_EVENT_COLUMNS)).withColumn("event_date", F.to_date("event_time"))
+
+
+def history_versions(df: DataFrame, key: str, ts: str) -> DataFrame:
+    """Every distinct version of each record, with its validity interval (SCD type 2).
+
+    The same version seen twice (same ``key`` and ``ts``) is kept once: the latest ingestion
+    wins. ``valid_from`` is the version's ``ts``, ``valid_to`` the next version's (null for the
+    current one), ``is_current`` marks the latest. Point-in-time reads select
+    ``valid_from <= t AND (valid_to IS NULL OR valid_to > t)``; current-state reads ``is_current``.
+    """
+    same = Window.partitionBy(key, ts).orderBy(F.col("_ingested_at").desc_nulls_last(),
+                                               F.col("_batch_id").desc_nulls_last())
+    distinct = df.withColumn("_rn", F.row_number().over(same)).where("_rn = 1").drop("_rn")
+    following = Window.partitionBy(key).orderBy(F.col(ts))
+    return (distinct.withColumn("valid_from", F.col(ts))
+            .withColumn("valid_to", F.lead(F.col(ts)).over(following))
+            .withColumn("is_current", F.col("valid_to").isNull()))
+
+
+def as_of(versions: DataFrame, cutoff: Column) -> DataFrame:
+    """The version of each record that was valid at ``cutoff`` (records created later are absent)."""
+    return versions.where((F.col("valid_from") <= cutoff)
+                          & (F.col("valid_to").isNull() | (F.col("valid_to") > cutoff)))

@@ -1,9 +1,10 @@
-"""Build ``silver.invoices`` or ``silver.payments`` from validated billing rows.
+"""Build ``silver.invoices`` or ``silver.payments`` (versioned) from validated billing rows.
 
     ./spark-submit.sh jobs/silver/billing.py --table invoices --run-date 2026-11-27
 
-Bronze holds every extracted version of a record; silver keeps the latest one per id
-(latest ``updated_at``, then the latest ingestion) with typed columns (docs/silver.md).
+Bronze holds every extracted version of a record; silver keeps each distinct version once
+with its validity interval (``valid_from``, ``valid_to``, ``is_current``: the latest version
+wins as the current state, earlier ones serve point-in-time features; docs/silver.md).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from churnlake.jobrun import JobResult, job_arg_parser, run_job
 from churnlake.silver import build_silver
 from churnlake.spark import get_spark
 from churnlake.tables import BILLING_TABLES, SILVER_INVOICES, SILVER_PAYMENTS
-from churnlake.transforms.silver import type_invoices, type_payments
+from churnlake.transforms.silver import history_versions, type_invoices, type_payments
 
 JOB = "silver_billing"
 TARGETS = {"invoices": (SILVER_INVOICES, type_invoices, "invoice_id"),
@@ -28,8 +29,8 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     spark = get_spark(f"{JOB}_{args.table}", cfg)
     try:
         return build_silver(spark, cfg, job=f"{JOB}_{args.table}", run_date=args.run_date,
-                            bronze=BILLING_TABLES[args.table], silver=silver, prepare=prepare, key=key,
-                            order_by=("updated_at", "_ingested_at", "_batch_id"))
+                            bronze=BILLING_TABLES[args.table], silver=silver,
+                            prepare=lambda df: history_versions(prepare(df), key, "updated_at"), key=None)
     finally:
         spark.stop()
 

@@ -1,6 +1,9 @@
-"""Build ``silver.tickets`` from validated ticket versions: the latest version per ticket.
+"""Build ``silver.tickets`` from validated ticket versions: every distinct version, with validity.
 
     ./spark-submit.sh jobs/silver/tickets.py --run-date 2026-11-27
+
+``is_current`` marks each ticket's latest version; ``valid_from``/``valid_to`` let gold read
+a ticket as it was at any time (docs/silver.md).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from churnlake.jobrun import JobResult, job_arg_parser, run_job
 from churnlake.silver import build_silver
 from churnlake.spark import get_spark
 from churnlake.tables import BRONZE_SUPPORT_TICKETS, SILVER_TICKETS
-from churnlake.transforms.silver import type_tickets
+from churnlake.transforms.silver import history_versions, type_tickets
 
 JOB = "silver_tickets"
 
@@ -22,8 +25,8 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     spark = get_spark(JOB, cfg)
     try:
         return build_silver(spark, cfg, job=JOB, run_date=args.run_date, bronze=BRONZE_SUPPORT_TICKETS,
-                            silver=SILVER_TICKETS, prepare=type_tickets, key="ticket_id",
-                            order_by=("updated_at", "_ingested_at", "_batch_id"))
+                            silver=SILVER_TICKETS, key=None,
+                            prepare=lambda df: history_versions(type_tickets(df), "ticket_id", "updated_at"))
     finally:
         spark.stop()
 

@@ -87,3 +87,27 @@ def test_pseudonyms_depend_on_the_key(spark):
     assert a[0] != b[0] and len(a[0]) == 64 and a[1] is None
     with pytest.raises(ValueError):
         pseudonymise(F.col("ip"), "")
+
+
+def test_history_versions_keep_each_version_once_with_validity(spark):
+    from churnlake.transforms.silver import as_of, history_versions
+
+    d = dt.datetime
+    df = spark.createDataFrame([
+        (1, "open", d(2026, 11, 1), T1, "b1"),
+        (1, "open", d(2026, 11, 1), T2, "b2"),        # the same version fetched again
+        (1, "resolved", d(2026, 11, 5), T2, "b2"),
+        (2, "open", d(2026, 11, 3), T2, "b2"),
+    ], f"ticket_id long, status string, updated_at timestamp, {LINEAGE}")
+    versions = history_versions(df, "ticket_id", "updated_at")
+    rows = sorted((r["ticket_id"], r["status"], r["valid_to"], r["is_current"], r["_batch_id"])
+                  for r in versions.collect())
+    assert rows == [(1, "open", d(2026, 11, 5), False, "b2"), (1, "resolved", None, True, "b2"),
+                    (2, "open", None, True, "b2")]
+
+    def state_at(t):
+        return sorted((r["ticket_id"], r["status"]) for r in as_of(versions, F.lit(t)).collect())
+
+    assert state_at(d(2026, 11, 2)) == [(1, "open")]           # ticket 2 did not exist yet
+    assert state_at(d(2026, 11, 4)) == [(1, "open"), (2, "open")]  # the resolution is in the future
+    assert state_at(d(2026, 11, 5)) == [(1, "resolved"), (2, "open")]
