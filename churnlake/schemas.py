@@ -21,3 +21,19 @@ def ddl(cfg: Config, layer: str, name: str) -> str:
 def struct(cfg: Config, layer: str, name: str) -> StructType:
     """The schema of ``schemas/<layer>/<name>.ddl`` as a StructType."""
     return StructType.fromDDL(ddl(cfg, layer, name))
+
+
+def conform(df, schema: StructType, what: str):
+    """Select ``schema``'s columns from ``df`` in order, cast to its types, with its comments.
+
+    A column missing from ``df`` or present but undeclared is an error naming ``what``: the
+    DDL file and the job's output may not drift apart.
+    """
+    from pyspark.sql import functions as F
+
+    declared = [f.name for f in schema.fields]
+    missing = [c for c in declared if c not in df.columns]
+    extra = [c for c in df.columns if c not in declared]
+    if missing or extra:
+        raise ValueError(f"{what} does not match its DDL: missing {missing or 'none'}, undeclared {extra or 'none'}")
+    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name, metadata=f.metadata) for f in schema.fields])

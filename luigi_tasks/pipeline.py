@@ -99,7 +99,11 @@ class GoldCustomerFeatures(ChurnlakeSparkTask):
     job_file = "jobs/gold/customer_features.py"
 
     def requires(self):
-        return SilverCustomers(run_date=self.run_date)
+        return [SilverCustomers(run_date=self.run_date),
+                SilverBilling(billing_table="invoices", run_date=self.run_date),
+                SilverBilling(billing_table="payments", run_date=self.run_date),
+                SilverTickets(run_date=self.run_date),
+                SilverWebEvents(run_date=self.run_date)]
 
     def output(self):
         day = self.run_date.isoformat()

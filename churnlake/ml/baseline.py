@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -18,10 +19,12 @@ LABEL = "churned"
 
 
 def build_pipeline(seed: int, C: float = 1.0) -> Pipeline:
-    """One-hot categories, scale numbers, balanced-class logistic regression."""
+    """One-hot categories, impute and scale numbers, balanced-class logistic regression."""
     pre = ColumnTransformer([
         ("cat", OneHotEncoder(handle_unknown="ignore"), list(CATEGORICAL_FEATURES)),
-        ("num", StandardScaler(), list(NUMERIC_FEATURES)),
+        # Averages and recencies are null for customers without events: median of the training rows.
+        ("num", Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                          ("scale", StandardScaler())]), list(NUMERIC_FEATURES)),
     ])
     clf = LogisticRegression(C=C, max_iter=2000, class_weight="balanced", random_state=seed)
     return Pipeline([("preprocess", pre), ("model", clf)])

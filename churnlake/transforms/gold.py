@@ -1,24 +1,160 @@
-"""Gold transforms: model features and labels, computed as of a date."""
+"""Gold transforms: model features and labels, computed as of a date.
+
+"As of D" means with the information available at the end of day D (UTC): every event,
+version and invoice counted has a time before ``cutoff(D)`` = D + 1 day, 00:00. Nothing
+after it is used, so any past date can be rebuilt (docs/features.md).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+
+from churnlake.transforms.silver import as_of as version_as_of
 
 CATEGORICAL_FEATURES = ("gender", "multiple_lines", "internet_service", "online_security",
                         "online_backup", "device_protection", "tech_support", "streaming_tv",
                         "streaming_movies", "contract", "payment_method")
-NUMERIC_FEATURES = ("senior_citizen", "partner", "dependents", "phone_service",
-                    "paperless_billing", "tenure_months", "monthly_charges", "total_charges",
-                    "avg_monthly_spend", "num_addon_services")
+CRM_NUMERIC_FEATURES = ("senior_citizen", "partner", "dependents", "phone_service",
+                        "paperless_billing", "tenure_months", "monthly_charges", "total_charges",
+                        "avg_monthly_spend", "num_addon_services")
+BILLING_FEATURES = ("total_spend", "avg_invoice_amount", "spend_last_3m", "spend_prev_3m", "spend_trend",
+                    "payments_late", "payments_failed", "late_or_failed_6m", "late_or_failed_share",
+                    "days_since_last_payment")
+TICKET_FEATURES = ("tickets_total", "tickets_90d", "open_tickets", "cancellation_tickets_90d",
+                   "avg_resolution_hours", "avg_satisfaction", "days_since_last_ticket")
+WEB_FEATURES = ("events_28d", "sessions_28d", "sessions_per_week", "active_days_28d", "activity_frequency",
+                "cancel_page_views_28d", "days_since_last_activity")
+DERIVED_FEATURES = ("tenure_days",)
+NUMERIC_FEATURES = CRM_NUMERIC_FEATURES + BILLING_FEATURES + TICKET_FEATURES + WEB_FEATURES + DERIVED_FEATURES
+# Counts are 0 for a customer without events; averages and recencies stay null (unknown).
+ZERO_WHEN_ABSENT = ("total_spend", "spend_last_3m", "spend_prev_3m", "payments_late", "payments_failed",
+                    "late_or_failed_6m", "tickets_total", "tickets_90d", "open_tickets",
+                    "cancellation_tickets_90d", "events_28d", "sessions_28d", "sessions_per_week",
+                    "active_days_28d", "activity_frequency", "cancel_page_views_28d")
+SESSION_GAP_MINUTES = 30
 ADDON_SERVICES = ("online_security", "online_backup", "device_protection", "tech_support",
                   "streaming_tv", "streaming_movies")
 
 
-def customer_features(customers: DataFrame, as_of: dt.date) -> DataFrame:
-    """One feature row per customer as of ``as_of`` (booleans as 0/1, categories as text)."""
+def cutoff(as_of: dt.date) -> Column:
+    """The first instant after day ``as_of`` (exclusive upper bound of usable event times)."""
+    return F.lit(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())).cast("timestamp")
+
+
+def _month(as_of: dt.date, back: int) -> Column:
+    first = as_of.replace(day=1)
+    return F.add_months(F.lit(first.isoformat()).cast("date"), -back)
+
+
+def billing_features(invoices: DataFrame, payments: DataFrame, as_of: dt.date) -> DataFrame:
+    """Spend and payment behaviour per customer from versioned silver invoices and payments.
+
+    Spend trend compares the 3 most recent billing months up to the as-of month (M-2..M)
+    with the 3 before (M-5..M-3): (last - previous) / previous, null without previous spend.
+    """
+    end = cutoff(as_of)
+    inv = version_as_of(invoices, end).where(F.col("issued_at") < end)
+    recent = F.col("billing_month") >= _month(as_of, 2)
+    previous = (F.col("billing_month") >= _month(as_of, 5)) & (F.col("billing_month") < _month(as_of, 2))
+    spend = inv.groupBy("customer_id").agg(
+        F.round(F.sum("amount"), 2).alias("total_spend"),
+        F.round(F.avg("amount"), 4).alias("avg_invoice_amount"),
+        F.round(F.sum(F.when(recent, F.col("amount")).otherwise(0.0)), 2).alias("spend_last_3m"),
+        F.round(F.sum(F.when(previous, F.col("amount")).otherwise(0.0)), 2).alias("spend_prev_3m"),
+        F.min("billing_month").alias("_first_billing_month"),
+    ).withColumn("spend_trend", F.when(F.col("spend_prev_3m") > 0, F.round(
+        (F.col("spend_last_3m") - F.col("spend_prev_3m")) / F.col("spend_prev_3m"), 4)))
+    pay = version_as_of(payments, end)
+    when = F.coalesce(F.col("paid_at"), F.col("valid_from"))
+    bad = F.col("status").isin("late", "failed")
+    six_months = F.lit(dt.datetime.combine(as_of - dt.timedelta(days=180), dt.time())).cast("timestamp")
+    behaviour = pay.groupBy("customer_id").agg(
+        F.sum((F.col("status") == "late").cast("int")).alias("payments_late"),
+        F.sum((F.col("status") == "failed").cast("int")).alias("payments_failed"),
+        F.sum((bad & (when >= six_months)).cast("int")).alias("late_or_failed_6m"),
+        F.round(F.avg(bad.cast("double")), 4).alias("late_or_failed_share"),
+        F.max(F.col("paid_at")).alias("_last_paid_at"),
+    ).withColumn("days_since_last_payment", F.datediff(F.lit(as_of), F.to_date("_last_paid_at"))).drop("_last_paid_at")
+    return spend.join(behaviour, "customer_id", "full")
+
+
+def ticket_features(tickets: DataFrame, as_of: dt.date) -> DataFrame:
+    """Support load and experience per customer, each ticket as it was at the cutoff."""
+    end = cutoff(as_of)
+    t = version_as_of(tickets, end).where(F.col("created_at") < end)
+    d90 = F.lit(dt.datetime.combine(as_of - dt.timedelta(days=89), dt.time())).cast("timestamp")
+    resolved = F.col("resolved_at").isNotNull() & (F.col("resolved_at") < end)
+    return t.groupBy("customer_id").agg(
+        F.count("*").alias("tickets_total"),
+        F.sum((F.col("created_at") >= d90).cast("int")).alias("tickets_90d"),
+        F.sum((~resolved).cast("int")).alias("open_tickets"),
+        F.sum(((F.col("category") == "cancellation") & (F.col("created_at") >= d90)).cast("int"))
+        .alias("cancellation_tickets_90d"),
+        F.round(F.avg(F.when(resolved, F.col("resolution_hours"))), 3).alias("avg_resolution_hours"),
+        F.round(F.avg("satisfaction"), 4).alias("avg_satisfaction"),
+        F.max("created_at").alias("_last_ticket"),
+    ).withColumn("days_since_last_ticket", F.datediff(F.lit(as_of), F.to_date("_last_ticket"))).drop("_last_ticket")
+
+
+def sessions(events: DataFrame, gap_minutes: int = SESSION_GAP_MINUTES) -> DataFrame:
+    """Number each customer's events into sessions: a gap over ``gap_minutes`` starts a new one."""
+    order = Window.partitionBy("customer_id").orderBy("event_time")
+    gap = F.unix_timestamp("event_time") - F.unix_timestamp(F.lag("event_time").over(order))
+    starts = events.withColumn("_new", F.when(gap.isNull() | (gap > gap_minutes * 60), 1).otherwise(0))
+    return starts.withColumn("session_no", F.sum("_new").over(order.rowsBetween(Window.unboundedPreceding, 0))) \
+        .drop("_new")
+
+
+def web_features(events: DataFrame, as_of: dt.date) -> DataFrame:
+    """Portal activity per customer over the 28 days up to the cutoff, and recency."""
+    end = cutoff(as_of)
+    start = F.lit(dt.datetime.combine(as_of - dt.timedelta(days=27), dt.time())).cast("timestamp")
+    known = events.where(F.col("customer_id").isNotNull() & (F.col("event_time") < end))
+    last = known.groupBy("customer_id").agg(F.max("event_time").alias("_last"))
+    window = sessions(known.where(F.col("event_time") >= start))
+    recent = window.groupBy("customer_id").agg(
+        F.count("*").alias("events_28d"),
+        F.countDistinct("session_no").alias("sessions_28d"),
+        F.countDistinct(F.to_date("event_time")).alias("active_days_28d"),
+        F.sum((F.col("path") == "/account/cancel").cast("int")).alias("cancel_page_views_28d"),
+    ).withColumn("sessions_per_week", F.round(F.col("sessions_28d") / 4.0, 4)) \
+        .withColumn("activity_frequency", F.round(F.col("active_days_28d") / 28.0, 4))
+    return last.join(recent, "customer_id", "left") \
+        .withColumn("days_since_last_activity", F.datediff(F.lit(as_of), F.to_date("_last"))).drop("_last")
+
+
+def customer_features(customers: DataFrame, as_of: dt.date, *, invoices: DataFrame | None = None,
+                      payments: DataFrame | None = None, tickets: DataFrame | None = None,
+                      events: DataFrame | None = None) -> DataFrame:
+    """One feature row per customer as of ``as_of``: CRM attributes plus, when the versioned
+    silver tables are given, billing, support and portal-activity aggregates (see module doc)."""
+    base = crm_features(customers, as_of)
+    parts = []
+    if invoices is not None and payments is not None:
+        parts.append(billing_features(invoices, payments, as_of))
+    if tickets is not None:
+        parts.append(ticket_features(tickets, as_of))
+    if events is not None:
+        parts.append(web_features(events, as_of))
+    out = base
+    for part in parts:
+        out = out.join(part, "customer_id", "left")
+    for name in NUMERIC_FEATURES:
+        if name not in out.columns:
+            out = out.withColumn(name, F.lit(None).cast("double"))
+    out = out.fillna(0, subset=[c for c in ZERO_WHEN_ABSENT])
+    months_days = F.round(F.col("tenure_months") * F.lit(30.4375)).cast("int")
+    first = F.col("_first_billing_month") if "_first_billing_month" in out.columns else F.lit(None).cast("date")
+    out = out.withColumn("tenure_days", F.coalesce(F.datediff(F.lit(as_of), first), months_days))
+    columns = ["customer_id", *CATEGORICAL_FEATURES, *NUMERIC_FEATURES, "as_of_date"]
+    return out.select(*columns)
+
+
+def crm_features(customers: DataFrame, as_of: dt.date) -> DataFrame:
+    """The CRM part: booleans as 0/1, categories as text, spend per month and add-on count."""
     as_of_col = F.lit(as_of.isoformat()).cast("date")
     avg_spend = F.when(F.col("tenure_months") > 0, F.col("total_charges") / F.col("tenure_months")) \
         .otherwise(F.col("monthly_charges"))

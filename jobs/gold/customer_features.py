@@ -2,40 +2,73 @@
 
     ./spark-submit.sh jobs/gold/customer_features.py --run-date 2026-11-27
 
-Both tables are partitioned by ``as_of_date``; a run replaces its own partition, and both
-are registered in the metastore (database ``gold``) for SQL users.
+Features come from all four sources (CRM attributes; billing, support and portal activity
+aggregated from the versioned silver tables), each using only information from before the
+end of the run date, so any past date can be rebuilt (docs/features.md). CRM attributes are
+read from the ``silver.customers`` version written for the latest run date up to this one
+(Delta time travel). Both tables are partitioned by ``as_of_date``; a run replaces its own
+partition; columns carry the comments of ``schemas/gold/*.ddl``; both are registered in the
+metastore (database ``gold``) for SQL users.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 
 from churnlake.config import Config
 from churnlake.delta import read_table, register_in_catalog, replace_rows
 from churnlake.jobrun import JobResult, commit_metadata, job_arg_parser, run_job
+from churnlake.schemas import conform, struct
 from churnlake.spark import get_spark
-from churnlake.tables import GOLD_CHURN_LABELS, GOLD_CUSTOMER_FEATURES, SILVER_CUSTOMERS
+from churnlake.storage import delta_commits, filestore_for
+from churnlake.tables import (GOLD_CHURN_LABELS, GOLD_CUSTOMER_FEATURES, SILVER_CUSTOMERS, SILVER_INVOICES,
+                              SILVER_PAYMENTS, SILVER_TICKETS, SILVER_WEB_EVENTS, Table)
 from churnlake.transforms.gold import churn_labels, customer_features
 
 JOB = "gold_customer_features"
+TABLE_COMMENTS = {
+    GOLD_CUSTOMER_FEATURES: "Churn-model features per customer as of a date, from CRM, billing, support and "
+                            "portal logs; no information after the as-of date (docs/features.md)",
+    GOLD_CHURN_LABELS: "Churn label per customer per as-of date, kept apart from the features",
+}
+
+
+def snapshot_version(table: Table, cfg: Config, as_of: dt.date) -> int:
+    """The latest version of ``table`` committed by a run for a date up to ``as_of``."""
+    uri = table.uri(cfg)
+    versions = [c["version"] for c in delta_commits(uri, filestore_for(uri, cfg))
+                if isinstance(c.get("userMetadata"), dict)
+                and c["userMetadata"].get("run_date", "9999") <= as_of.isoformat()]
+    if not versions:
+        raise ValueError(f"{table.name} has no version written for a run date up to {as_of}")
+    return max(versions)
 
 
 def main(args: argparse.Namespace, cfg: Config) -> JobResult:
-    """Compute features and labels from silver and replace the run date's partitions."""
+    """Compute features and labels as of the run date and replace its partitions."""
     spark = get_spark(JOB, cfg, catalog=True)
     try:
-        customers = read_table(spark, SILVER_CUSTOMERS, cfg).cache()
-        features = customer_features(customers, args.run_date)
-        labels = churn_labels(customers, args.run_date)
+        version = snapshot_version(SILVER_CUSTOMERS, cfg, args.run_date)
+        customers = read_table(spark, SILVER_CUSTOMERS, cfg, version=version).cache()
+        features = customer_features(
+            customers, args.run_date,
+            invoices=read_table(spark, SILVER_INVOICES, cfg), payments=read_table(spark, SILVER_PAYMENTS, cfg),
+            tickets=read_table(spark, SILVER_TICKETS, cfg), events=read_table(spark, SILVER_WEB_EVENTS, cfg))
+        features = conform(features, struct(cfg, "gold", "customer_features"), "gold.customer_features").cache()
+        labels = conform(churn_labels(customers, args.run_date), struct(cfg, "gold", "churn_labels"),
+                         "gold.churn_labels")
         where = f"as_of_date = '{args.run_date.isoformat()}'"
-        meta = commit_metadata(JOB, args.run_date)
+        meta = commit_metadata(JOB, args.run_date, silver_customers_version=version)
         replace_rows(features, GOLD_CUSTOMER_FEATURES, cfg, replace_where=where, metadata=meta)
         replace_rows(labels, GOLD_CHURN_LABELS, cfg, replace_where=where, metadata=meta)
-        for table in (GOLD_CUSTOMER_FEATURES, GOLD_CHURN_LABELS):
+        for table, comment in TABLE_COMMENTS.items():
             register_in_catalog(spark, table, cfg)
-        n_in = customers.count()
-        return JobResult(rows_in=n_in, rows_out=n_in,
-                         details={"labels": labels.count()})
+            spark.sql(f"COMMENT ON TABLE {table.name} IS '{comment}'")
+        n_in, n_out = customers.count(), features.count()
+        return JobResult(rows_in=n_in, rows_out=n_out,
+                         details={"labels": labels.count(), "silver_customers_version": version,
+                                  "features": len(features.columns) - 2})
     finally:
         spark.stop()
 
