@@ -56,3 +56,35 @@ def write_sample(inbox: Path, rows: int, name: str = "crm_export.csv", crlf: boo
 def run(cmd: list[str], env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess:
     """Run a command from the project root, capturing text output."""
     return subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def write_empty_silver_sources(spark, cfg) -> None:
+    """Empty versioned silver tables for billing, tickets and web events (right schemas, no rows).
+
+    For tests about serving the gold tables, where only the CRM part of the features matters:
+    the gold job needs every silver source to exist, and an empty one means "no events yet".
+    """
+    from pyspark.sql.types import StringType, StructField, TimestampType
+
+    from churnlake import tables
+    from churnlake.delta import overwrite_table
+    from churnlake.schemas import struct
+    from churnlake.transforms.silver import history_versions, type_invoices, type_payments, type_tickets, web_events
+
+    lineage = [StructField("_ingested_at", TimestampType()), StructField("_batch_id", StringType())]
+
+    def empty(name):
+        schema = struct(cfg, "bronze", name)
+        return spark.createDataFrame([], schema.__class__(list(schema.fields) + lineage))
+
+    logs = spark.createDataFrame([], "client_ip string, customer_id string, event_time timestamp, method string, "
+                                     "path string, status int, bytes long, user_agent string, "
+                                     "_ingested_at timestamp, _batch_id string")
+    built = {
+        tables.SILVER_INVOICES: history_versions(type_invoices(empty("billing_invoices")), "invoice_id", "updated_at"),
+        tables.SILVER_PAYMENTS: history_versions(type_payments(empty("billing_payments")), "payment_id", "updated_at"),
+        tables.SILVER_TICKETS: history_versions(type_tickets(empty("support_tickets")), "ticket_id", "updated_at"),
+        tables.SILVER_WEB_EVENTS: web_events(logs, "test-key"),
+    }
+    for table, df in built.items():
+        overwrite_table(df, table, cfg, metadata='{"job": "test_empty_source"}')

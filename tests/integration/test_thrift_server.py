@@ -1,6 +1,7 @@
 """The gold tables served over JDBC by the Spark Thrift server, next to running jobs.
 
-One module-wide set-up: the real bronze -> silver -> gold jobs on a 200-row sample (the gold
+One module-wide set-up: the real bronze -> validation -> silver -> gold jobs on a 200-row CRM
+sample, with empty billing/ticket/web silver tables (the gold
 job twice, for two run dates, so the tables have two Delta versions) with the default
 embedded metastore; then the same metastore database behind a Derby network server
 (``metastore.url``), one Thrift server on a free port, and the sample queries of
@@ -28,7 +29,8 @@ from churnlake.config import PROJECT_ROOT, load_config
 from churnlake.delta import read_table
 from churnlake.serving.derby import DerbyServer
 from churnlake.serving.thrift import ThriftServer
-from tests.integration.helpers import VENV_BIN, free_port, pipeline_env, run, write_sample
+from tests.integration.helpers import (VENV_BIN, free_port, pipeline_env, run, write_empty_silver_sources,
+                                      write_sample)
 
 pytestmark = pytest.mark.integration
 
@@ -50,13 +52,15 @@ def query_text(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory, spark):
     """Gold tables built by the real jobs, served by a Thrift server over a Derby network metastore."""
     base = tmp_path_factory.mktemp("thrift")
     env = pipeline_env(base)
     write_sample(base / "inbox" / "crm", SAMPLE_ROWS)
     spark_submit("jobs/bronze/ingest_crm.py", env, "--run-date", RUN_DATES[0])
+    spark_submit("jobs/validation/validate_bronze.py", env, "--table", "crm_customers", "--run-date", RUN_DATES[0])
     spark_submit("jobs/silver/customers.py", env, "--run-date", RUN_DATES[0])
+    write_empty_silver_sources(spark, load_config(environ=env))  # only the CRM features matter here
     for run_date in RUN_DATES:  # two commits per gold table
         spark_submit("jobs/gold/customer_features.py", env, "--run-date", run_date)
 
