@@ -23,13 +23,14 @@ def synthetic(n=200, seed=0):
         if c not in df:
             df[c] = rng.normal(size=n)
     df[LABEL] = (df["tenure_months"] + rng.normal(scale=0.3, size=n) < 0).astype(int)
+    df.loc[df.index % 7 == 0, "avg_satisfaction"] = np.nan  # unknown averages are imputed
     return df
 
 
 def test_pipeline_learns_a_separable_signal_and_split_is_stratified():
-    data = synthetic()
+    data = synthetic(n=800)  # enough rows for ~50 features, most of them noise
     train, test = split(data, 0.25, seed=1)
-    assert len(test) == 50
+    assert len(test) == 200
     assert abs(train[LABEL].mean() - test[LABEL].mean()) < 0.05
     model = build_pipeline(seed=1).fit(train[FEATURES], train[LABEL])
     assert evaluate(test[LABEL].to_numpy(), model.predict_proba(test[FEATURES])[:, 1])["roc_auc"] > 0.9
