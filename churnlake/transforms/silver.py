@@ -107,11 +107,12 @@ def standardise_service_flags(df: DataFrame) -> DataFrame:
 # --- billing ------------------------------------------------------------------------------
 
 def type_invoices(bronze: DataFrame) -> DataFrame:
-    """Typed invoices: the billing month as a date (first day), amounts as doubles."""
+    """Typed invoices: the billing month (YYYY-MM or YYYY-MM-01) as its first day, amounts as doubles."""
     return bronze.select(
         F.col("invoice_id").cast("long").alias("invoice_id"),
         blank_to_null(F.col("customer_id")).alias("customer_id"),
-        F.try_to_date(F.concat(F.col("billing_month"), F.lit("-01"))).alias("billing_month"),
+        F.trunc(F.coalesce(F.try_to_date(F.concat(F.col("billing_month"), F.lit("-01"))),
+                           F.try_to_date(F.col("billing_month"))), "month").alias("billing_month"),
         F.col("amount").try_cast("double").alias("amount"),
         F.try_to_date(F.col("due_date")).alias("due_date"),
         F.try_to_timestamp(F.col("issued_at")).alias("issued_at"),

@@ -205,6 +205,6 @@ def stop_message(table: str, results: list[CheckResult]) -> str:
             count = "" if r.unexpected_count is None else (
                 f": {r.unexpected_count} of {r.element_count} rows unexpected"
                 f" ({(r.unexpected_percent or 0):.1f} %)")
-            parts.append(f"critical check {r.check.id} ({r.check.expect} on {r.check.column or 'table'}) "
-                         f"failed{count}")
+            on = f" on {r.check.column}" if r.check.column else ""
+            parts.append(f"critical check {r.check.id} ({r.check.expect}{on}) failed{count}")
     return f"validation of {table} stopped the run: " + "; ".join(parts)

@@ -97,6 +97,7 @@ class Suite:
     checks: tuple[Check, ...]
     anomaly: AnomalySpec
     path: str = ""
+    max_quarantine_share: float = 0.5
 
     @property
     def short_name(self) -> str:
@@ -148,8 +149,12 @@ def parse_suite(raw: dict[str, Any], where: str = "<suite>") -> Suite:
                              f"without 'mostly' (one of {', '.join(ROW_LEVEL)})")
         checks.append(check)
     anomaly = AnomalySpec(**(raw.get("anomaly") or {}))
+    share = float(raw.get("max_quarantine_share", 0.5))
+    if not 0 <= share <= 1:
+        raise ValueError(f"{where}: max_quarantine_share must be in [0, 1], got {share}")
     return Suite(table=raw["table"], key=tuple(raw.get("key") or ()), derived=derived,
-                 references=refs, checks=tuple(checks), anomaly=anomaly, path=where)
+                 references=refs, checks=tuple(checks), anomaly=anomaly, path=where,
+                 max_quarantine_share=share)
 
 
 def _camel(expect: str) -> str:

@@ -71,6 +71,21 @@ def _empty_results(checks: list[Check]) -> list[CheckResult]:
                         observed_value="empty batch: nothing to check") for c in checks]
 
 
+def quarantine_share_result(suite: Suite, quarantined: int, rows: int) -> CheckResult:
+    """The suite-wide guard: quarantining most of a batch means a systemic problem, so stop.
+
+    Row-level checks are for the odd bad row; when more than ``max_quarantine_share`` of the
+    batch fails them (a changed format, a wrong source), the batch is stopped instead.
+    """
+    limit = suite.max_quarantine_share
+    share = quarantined / rows if rows else 0.0
+    check = Check(id="quarantine_share", expect="quarantined_rows_share", kwargs={"max_share": limit},
+                  severity="critical", resolution="stop",
+                  description=f"At most {limit:.0%} of a batch may be quarantined; more means a systemic problem.")
+    return CheckResult(check=check, success=share <= limit, element_count=rows, unexpected_count=quarantined,
+                       unexpected_percent=round(100 * share, 4), observed_value=f"{share:.2%} quarantined")
+
+
 def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.date) -> Outcome:
     """Validate ``table``'s unvalidated batches up to ``run_date``; see the module doc."""
     started = time.monotonic()
@@ -96,7 +111,6 @@ def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.
             if anomaly.outliers else []
     checks += [c for c in extra if c is not None]
     results = run_checks(df, checks, name=table.name.replace(".", "_")) if rows_in else _empty_results(checks)
-    status = status_of(results)
 
     # Route failing rows; the Spark count of each quarantine check must equal GE's.
     failing = count_failing(df, checks) if rows_in else {}
@@ -111,7 +125,9 @@ def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.
                    .withColumn("_row_hash", store.row_hash(tagged, bronze_columns))
                    .withColumn("_validation_run_id", F.lit(run_id))
                    .withColumn("_validation_date", F.lit(run_date))
-                   .withColumn("_quarantined_at", F.lit(validated_at)))
+                   .withColumn("_quarantined_at", F.lit(validated_at))).cache()
+    results.append(quarantine_share_result(suite, quarantined.count(), rows_in))
+    status = status_of(results)
     meta = commit_metadata(JOB, run_date, batch_id=run_id, table=table.name, status=status)
     qtable = quarantine_table(table)
     replace_rows(quarantined, qtable, cfg, replace_where=f"_validation_run_id = '{run_id}'", metadata=meta)
@@ -132,6 +148,7 @@ def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.
     replace_rows(spark.createDataFrame([run_row], store.RUNS_SCHEMA), QUALITY_RUNS, cfg,
                  replace_where=where, metadata=meta)
     df.unpersist()
+    quarantined.unpersist()
     outcome = Outcome(run_id=run_id, status=status, batch_ids=batch_ids, rows_in=rows_in,
                       rows_passed=rows_passed, rows_quarantined=rows_quarantined,
                       rows_blocked=rows_blocked, results=results)

@@ -24,7 +24,7 @@ def test_invoices_are_typed_and_the_latest_version_wins(spark):
     bronze = spark.createDataFrame([
         (1, " C1 ", "2026-10", "20.50", "2026-11-15", "2026-11-01T00:00:00", "2026-11-01T00:00:00", T1, "b1"),
         (1, "C1", "2026-10", "25.00", "2026-11-15", "2026-11-01T00:00:00", "2026-11-03T00:00:00", T1, "b1"),
-        (2, "C2", "2026-09", "x", "2026-10-15", "2026-10-01T00:00:00", "2026-10-01T00:00:00", T2, "b2"),
+        (2, "C2", "2026-09-01", "x", "2026-10-15", "2026-10-01T00:00:00", "2026-10-01T00:00:00", T2, "b2"),
     ], f"invoice_id long, customer_id string, billing_month string, amount string, due_date string, "
        f"issued_at string, updated_at string, {LINEAGE}")
     typed = type_invoices(bronze)
@@ -32,6 +32,7 @@ def test_invoices_are_typed_and_the_latest_version_wins(spark):
     assert out[1]["amount"] == 25.0 and out[1]["customer_id"] == "C1"
     assert out[1]["billing_month"] == dt.date(2026, 10, 1) and out[1]["due_date"] == dt.date(2026, 11, 15)
     assert out[2]["amount"] is None  # unparseable text becomes null, never an exception
+    assert out[2]["billing_month"] == dt.date(2026, 9, 1)  # the billing database's own YYYY-MM-01
 
 
 def test_payments_lowercase_status_and_keep_missing_paid_at(spark):

@@ -150,3 +150,15 @@ def test_a_critical_failure_stops_and_blocks_the_batch(spark, lake, tmp_path):
     assert validated_rows(spark, BRONZE_CRM_CUSTOMERS, lake, DAY).count() == len(GOOD)
     report = (lake.reports_dir / "quality" / DAY.isoformat() / "report.html").read_text()
     assert "stopped" in report and "broken_lines_share" in report
+
+
+def test_quarantining_most_of_a_batch_stops_it(spark, lake, tmp_path):
+    # Every row fails a row-level check (an enumeration changed upstream): a systemic problem.
+    lines = [",".join(line.split(",")[:15] + ["Monthly"] + line.split(",")[16:]) for line in GOOD]
+    csv = tmp_path / "crm.csv"
+    csv.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
+    ingest_csv(spark, lake, csv, "crm-customers-2026-11-27")
+    with pytest.raises(ValidationStopped, match=r"quarantine_share .* 20 of 20 rows unexpected"):
+        validate_table(spark, lake, BRONZE_CRM_CUSTOMERS, DAY)
+    run = read_table(spark, QUALITY_RUNS, lake).first()
+    assert (run["status"], run["rows_passed"]) == ("stopped", 0)
