@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 RUN_DATE ?= $(shell date -u +%Y-%m-%d)
 PYTEST_ARGS ?=
 
-.PHONY: setup venv jars demo test unit clean help thrift-start thrift-stop thrift-status metastore-start metastore-stop
+.PHONY: setup venv jars demo test unit eda clean help thrift-start thrift-stop thrift-status metastore-start metastore-stop
 
 help:
 	@echo "make demo   - set up and run the whole pipeline on the bundled Telco data"
@@ -45,6 +45,10 @@ test: setup
 
 unit: setup
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+
+# The EDA report of silver.customers (docs/eda.md): reports/eda/<run date>/index.html
+eda: setup
+	./spark-submit.sh jobs/eda/customers.py --run-date $(RUN_DATE)
 
 clean:
 	rm -rf build state logs reports lakehouse/bronze/* lakehouse/silver/* lakehouse/gold/* data/inbox

@@ -19,6 +19,13 @@ def table_exists(spark: SparkSession, table: Table, cfg: Config) -> bool:
     return DeltaTable.isDeltaTable(spark, table.uri(cfg))
 
 
+def latest_version(spark: SparkSession, table: Table, cfg: Config) -> int:
+    """The newest Delta version of ``table``."""
+    from delta.tables import DeltaTable
+
+    return int(DeltaTable.forPath(spark, table.uri(cfg)).history(1).select("version").first()[0])
+
+
 def read_table(spark: SparkSession, table: Table, cfg: Config, *, version: int | None = None) -> DataFrame:
     """Read a table by location, optionally as of a Delta version."""
     reader = spark.read.format("delta")

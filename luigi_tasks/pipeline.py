@@ -79,6 +79,21 @@ class SilverModelReady(ChurnlakeSparkTask):
         return DeltaCommitTarget(tables.SILVER_MODEL_READY, "silver_model_ready", self.run_date.isoformat())
 
 
+class EdaCustomers(ChurnlakeSparkTask):
+    """EDA report of ``silver.customers`` into ``<reports_dir>/eda/<run date>/``."""
+
+    job_file = "jobs/eda/customers.py"
+
+    def requires(self):
+        return SilverCustomers(run_date=self.run_date)
+
+    def output(self):
+        from churnlake.config import load_config
+        from churnlake.eda.report import INDEX, report_dir
+
+        return luigi.LocalTarget(str(report_dir(load_config(), self.run_date) / INDEX))
+
+
 class SilverAll(luigi.WrapperTask):
     """Every silver table for one run date."""
 
@@ -132,4 +147,5 @@ class Pipeline(luigi.WrapperTask):
         yield IngestAll(run_date=self.run_date)
         yield ValidateAll(run_date=self.run_date)
         yield SilverAll(run_date=self.run_date)
+        yield EdaCustomers(run_date=self.run_date)
         yield TrainModel(run_date=self.run_date)

@@ -16,17 +16,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType
 
 from churnlake.config import Config
-from churnlake.delta import read_table, table_exists
+from churnlake.delta import latest_version, read_table, table_exists
 from churnlake.tables import Table
 
 log = logging.getLogger(__name__)
-
-
-def latest_version(spark: SparkSession, table: Table, cfg: Config) -> int:
-    """The newest Delta version of ``table``."""
-    from delta.tables import DeltaTable
-
-    return int(DeltaTable.forPath(spark, table.uri(cfg)).history(1).select("version").first()[0])
 
 
 def load_table(spark: SparkSession, table: Table, cfg: Config) -> tuple[pd.DataFrame, int]:

@@ -45,6 +45,7 @@ TABLE_FILES: tuple[str, ...] = ("summary_numeric.csv", "summary_categorical.csv"
                                 "churn_rate_by_category.csv", "outliers.csv", "correlations.csv")
 PLOT_FILES: tuple[str, ...] = ("histograms.png", "boxplots.png", "churn_rate_by_category.png",
                                "correlation_heatmap.png")
+CSV_FLOAT_FORMAT = "%.10g"  # 10 significant digits: exact for the data, without float noise
 
 
 def report_dir(cfg: Config, run_date: dt.date) -> Path:
@@ -110,9 +111,9 @@ def write_report(df: pd.DataFrame, out_dir: str | Path, *, source: str = "silver
         images[name] = base64.b64encode(buf.getvalue()).decode("ascii")
     for name, table in tables.items():
         if name == "correlations.csv":
-            table.to_csv(partial / name, index_label="column")
+            table.to_csv(partial / name, index_label="column", float_format=CSV_FLOAT_FORMAT)
         else:
-            table.to_csv(partial / name, index=False)
+            table.to_csv(partial / name, index=False, float_format=CSV_FLOAT_FORMAT)
     html = render_html(df, tables, images, header, label)
     (partial / INDEX).write_text(html, encoding="utf-8")
     _swap_into_place(partial, out_dir)

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 
-from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from churnlake.config import Config
-from churnlake.delta import overwrite_table, read_table
+from churnlake.delta import latest_version, overwrite_table, read_table
 from churnlake.jobrun import JobResult, commit_metadata, job_arg_parser, run_job
 from churnlake.ml import preprocessing
 from churnlake.spark import get_spark
@@ -35,7 +34,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     """Split, fit on train, transform all, save the pipeline and the model-ready table."""
     spark = get_spark(JOB, cfg)
     try:
-        version = DeltaTable.forPath(spark, SILVER_CUSTOMERS.uri(cfg)).history(1).first()["version"]
+        version = latest_version(spark, SILVER_CUSTOMERS, cfg)
         customers = read_table(spark, SILVER_CUSTOMERS, cfg, version=version)
         labelled = customers.where(F.col(preprocessing.LABEL).isNotNull())
         split = preprocessing.stratified_split(labelled, preprocessing.LABEL, cfg.test_size, cfg.seed).cache()
