@@ -58,6 +58,8 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
             model, name="model", registered_model_name=cfg.registered_model,
             signature=infer_signature(sample, model.predict_proba(sample)[:, 1]),
             input_example=sample,
+            # SimpleImputer keeps the numpy dtype it was fitted on; skops asks for it to be named.
+            skops_trusted_types=["numpy.dtype"],
         )
     log.info("run %s metrics %s registered %s version %s", run.info.run_id, metrics,
              cfg.registered_model, info.registered_model_version)
