@@ -8,6 +8,7 @@ validation and already useful (including the reason) when a run stopped.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -125,9 +126,15 @@ def write_report(out_dir: Path, run_date: dt.date, runs: pd.DataFrame, results: 
     csv_results = results.copy()
     csv_results["sample_values"] = ["|".join(map(str, s)) if _is_list(s) else ""
                                     for s in csv_results["sample_values"]]
-    csv_results.to_csv(paths["csv"], index=False)
-    runs.to_csv(paths["runs_csv"], index=False)
+    # Each file is written beside its final name and renamed into place, so a reader (or a
+    # validation job of another table writing the same report) never sees half a file.
     html = render_html(run_date, runs, results, generated_at)
-    paths["html"].write_text(html, encoding="utf-8")
-    html_to_pdf(html, paths["pdf"])
+    writers = {"csv": lambda p: csv_results.to_csv(p, index=False),
+               "runs_csv": lambda p: runs.to_csv(p, index=False),
+               "html": lambda p: p.write_text(html, encoding="utf-8"),
+               "pdf": lambda p: html_to_pdf(html, p)}
+    for key, write in writers.items():
+        partial = paths[key].with_name(f".{paths[key].name}.{os.getpid()}.partial")
+        write(partial)
+        os.replace(partial, paths[key])
     return paths

@@ -147,8 +147,8 @@ def run_checks(df: DataFrame, checks: list[Check], name: str = "batch") -> list[
     definition = ctx.validation_definitions.add(
         gx.ValidationDefinition(name=suite.name, data=batch_def, suite=suite))
     outcome = definition.run(batch_parameters={"dataframe": df},
-                             result_format={"result_format": "SUMMARY",
-                                            "partial_unexpected_count": 20})
+                             result_format={"result_format": "BASIC",
+                                            "partial_unexpected_count": 5})
     results = []
     for res in outcome.results:
         check = by_id[res.expectation_config.meta["check_id"]]

@@ -71,6 +71,22 @@ def _empty_results(checks: list[Check]) -> list[CheckResult]:
                         observed_value="empty batch: nothing to check") for c in checks]
 
 
+def _replace_retrying(df, table: Table, cfg: Config, *, replace_where: str, metadata: str, attempts: int = 5) -> None:
+    """``replace_rows`` that retries when another validation job committed to the shared
+    quality tables at the same moment (Delta optimistic concurrency; Luigi may run the
+    validations of different tables in parallel)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            replace_rows(df, table, cfg, replace_where=replace_where, metadata=metadata)
+            return
+        except Exception as exc:  # noqa: BLE001 - only Delta's concurrency conflicts are retried
+            if "Concurrent" not in type(exc).__name__ or attempt == attempts:
+                raise
+            log.warning("%s: concurrent commit (%s), retrying (%d/%d)", table.name, type(exc).__name__,
+                        attempt, attempts)
+            time.sleep(0.5 * attempt)
+
+
 def quarantine_share_result(suite: Suite, quarantined: int, rows: int) -> CheckResult:
     """The suite-wide guard: quarantining most of a batch means a systemic problem, so stop.
 
@@ -136,17 +152,17 @@ def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.
     rows_passed = rows_in - rows_quarantined - rows_blocked
 
     where = f"table_name = '{table.name}' AND run_id = '{run_id}'"
-    replace_rows(spark.createDataFrame(store.result_rows(run_id, run_date, table, results, validated_at),
-                                       store.RESULTS_SCHEMA),
-                 QUALITY_RESULTS, cfg, replace_where=where, metadata=meta)
+    _replace_retrying(spark.createDataFrame(store.result_rows(run_id, run_date, table, results, validated_at),
+                                            store.RESULTS_SCHEMA),
+                      QUALITY_RESULTS, cfg, replace_where=where, metadata=meta)
     shares = null_shares(df, list(anomaly.null_share.get("columns", [])) if anomaly.null_share else [], rows_in)
     failed = sum(1 for r in results if r.failed)
     run_row = (run_id, run_date, table.name, batch_ids, status, rows_in, rows_passed, rows_quarantined,
                rows_blocked, len(results), failed, shares, suite.path.split("/")[-1],
                round(time.monotonic() - started, 1), validated_at)
     # The run row is written last: its commit is what the Luigi target looks for.
-    replace_rows(spark.createDataFrame([run_row], store.RUNS_SCHEMA), QUALITY_RUNS, cfg,
-                 replace_where=where, metadata=meta)
+    _replace_retrying(spark.createDataFrame([run_row], store.RUNS_SCHEMA), QUALITY_RUNS, cfg,
+                      replace_where=where, metadata=meta)
     df.unpersist()
     quarantined.unpersist()
     outcome = Outcome(run_id=run_id, status=status, batch_ids=batch_ids, rows_in=rows_in,
@@ -162,8 +178,17 @@ def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.
 
 def write_run_report(spark: SparkSession, cfg: Config, run_date: dt.date):
     """(Re)write the report of ``run_date`` from every table's records of that date."""
-    runs = read_table(spark, QUALITY_RUNS, cfg).where(F.col("run_date") == F.lit(run_date)).toPandas()
-    results = read_table(spark, QUALITY_RESULTS, cfg).where(F.col("run_date") == F.lit(run_date)).toPandas()
     out_dir = cfg.reports_dir / "quality" / run_date.isoformat()
-    write_report(out_dir, run_date, runs, results)
+
+    def current_runs():
+        return read_table(spark, QUALITY_RUNS, cfg).where(F.col("run_date") == F.lit(run_date)).toPandas()
+
+    runs = current_runs()
+    for _ in range(3):  # another table's validation may commit while this report is written
+        results = read_table(spark, QUALITY_RESULTS, cfg).where(F.col("run_date") == F.lit(run_date)).toPandas()
+        write_report(out_dir, run_date, runs, results)
+        latest = current_runs()
+        if sorted(zip(latest["run_id"], latest["validated_at"])) == sorted(zip(runs["run_id"], runs["validated_at"])):
+            break
+        runs = latest
     return out_dir

@@ -36,6 +36,7 @@ CRM_ROWS = SAMPLE_ROWS + 50 + len(DEFECTS)
 
 
 def luigi(task: str, env, run_date: str = RUN_DATE):
+    # conf/luigi.cfg sets two workers: independent tasks (sources, tables) run side by side.
     return run([str(VENV_BIN / "luigi"), "--module", "luigi_tasks.pipeline", task,
                 "--run-date", run_date, "--local-scheduler"], env)
 
