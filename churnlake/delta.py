@@ -65,3 +65,20 @@ def register_in_catalog(spark: SparkSession, table: Table, cfg: Config) -> None:
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {table.layer} "
                   f"LOCATION '{cfg.lakehouse_root}/{table.layer}/_database'")
     spark.sql(f"CREATE TABLE IF NOT EXISTS {table.name} USING DELTA LOCATION '{table.uri(cfg)}'")
+
+
+def set_table_comment(spark: SparkSession, table: Table, cfg: Config, comment: str, *, metadata: str) -> bool:
+    """Give a catalog table its description, once: a commit only when it differs (so a table
+    gets one commit per run, not two). The commit carries ``metadata`` like a data write.
+    Returns True when it changed."""
+    current = spark.sql(f"DESCRIBE DETAIL delta.`{table.uri(cfg)}`").first()["description"]
+    if current == comment:
+        return False
+    key = "spark.databricks.delta.commitInfo.userMetadata"
+    spark.conf.set(key, metadata)
+    try:
+        escaped = comment.replace("'", "\\'")
+        spark.sql(f"COMMENT ON TABLE {table.name} IS '{escaped}'")
+    finally:
+        spark.conf.unset(key)
+    return True

@@ -17,7 +17,7 @@ import argparse
 import datetime as dt
 
 from churnlake.config import Config
-from churnlake.delta import read_table, register_in_catalog, replace_rows
+from churnlake.delta import read_table, register_in_catalog, replace_rows, set_table_comment
 from churnlake.jobrun import JobResult, commit_metadata, job_arg_parser, run_job
 from churnlake.schemas import conform, struct
 from churnlake.spark import get_spark
@@ -64,7 +64,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
         replace_rows(labels, GOLD_CHURN_LABELS, cfg, replace_where=where, metadata=meta)
         for table, comment in TABLE_COMMENTS.items():
             register_in_catalog(spark, table, cfg)
-            spark.sql(f"COMMENT ON TABLE {table.name} IS '{comment}'")
+            set_table_comment(spark, table, cfg, comment, metadata=meta)
         n_in, n_out = customers.count(), features.count()
         return JobResult(rows_in=n_in, rows_out=n_out,
                          details={"labels": labels.count(), "silver_customers_version": version,

@@ -226,7 +226,7 @@ def test_next_day_skips_files_already_ingested(pipeline_run, spark):
 
 def test_a_failing_job_exits_non_zero_with_one_readable_line(tmp_path):
     env = pipeline_env(tmp_path)  # no inbox folder: the CRM job must fail
-    res = luigi("TrainModel", env)
+    res = luigi("SilverCustomers", env)
     assert res.returncode == 30, res.stdout[-2000:]  # [retcode] task_failed
     summary = res.stdout + res.stderr
     assert "BronzeCrm" in summary and "were left pending" in summary  # dependants never ran

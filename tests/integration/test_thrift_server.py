@@ -89,7 +89,9 @@ def conn(served, spark):
     from pyhive import hive
 
     history = history_by_path(spark, served["cfg"])
-    between = (history[0]["epoch"] + history[1]["epoch"]) / 2  # inside version 0's lifetime
+    # Inside version 1's lifetime: the first run's data with the table comment (version 2 is
+    # the second run's write).
+    between = (history[1]["epoch"] + history[2]["epoch"]) / 2
     served["as_of_ts"] = dt.datetime.fromtimestamp(between, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     started = time.monotonic()
     connection = hive.connect(host="127.0.0.1", port=served["server"].port, username="churnlake",
@@ -153,13 +155,18 @@ def gold(served, spark):
 
 def test_describe_shows_the_delta_columns(conn, gold):
     _, rows = fetch(conn, "DESCRIBE gold.customer_features")
-    described = {}
-    for name, dtype, _comment in rows:
+    described, comments = {}, {}
+    for name, dtype, comment in rows:
         if not name or name.startswith("#"):
             break
-        described[name] = dtype
+        described[name], comments[name] = dtype, comment
     expected = {f.name: f.dataType.simpleString() for f in gold["features"].schema.fields}
     assert described == expected
+    # Column comments come from schemas/gold/customer_features.ddl; the table has one too.
+    assert comments["spend_trend"].startswith("Billing: (spend_last_3m - spend_prev_3m)")
+    assert all(comments.values())
+    _, props = fetch(conn, "DESCRIBE TABLE EXTENDED gold.customer_features")
+    assert any(r[0] == "Comment" and "Churn-model features" in (r[1] or "") for r in props)
 
 
 def test_churn_risk_segments(conn, gold):
@@ -228,7 +235,7 @@ def test_timestamp_as_of(conn, served, spark):
     at = (spark.read.format("delta").option("timestampAsOf", served["as_of_ts"])
           .load(tables.GOLD_CUSTOMER_FEATURES.uri(served["cfg"])))
     expected = per_date(at)
-    assert [e[0] for e in expected] == [RUN_DATES[0]]  # the timestamp lies between versions 0 and 1
+    assert [e[0] for e in expected] == [RUN_DATES[0]]  # the timestamp lies between versions 1 and 2
     assert_same_per_date(rows, expected)
 
 
@@ -236,9 +243,11 @@ def test_describe_history(conn, served, spark):
     names, rows = fetch(conn, query_text("history.sql"))
     got = [dict(zip(names, r)) for r in rows]
     expected = list(reversed(history_by_path(spark, served["cfg"])))
-    assert [g["version"] for g in got] == [e["version"] for e in expected] == [1, 0]
+    # The first run wrote the data (0) and the table comment (1); the second run its data (2).
+    assert [g["version"] for g in got] == [e["version"] for e in expected] == [2, 1, 0]
     assert [g["operation"] for g in got] == [e["operation"] for e in expected]
-    assert [json.loads(g["userMetadata"])["run_date"] for g in got] == list(reversed(RUN_DATES))
+    assert got[1]["operation"] == "SET TBLPROPERTIES"
+    assert [json.loads(g["userMetadata"])["run_date"] for g in got] == [RUN_DATES[1], RUN_DATES[0], RUN_DATES[0]]
 
 
 def test_beeline_query_and_column_metadata(served, gold, tmp_path):
@@ -271,5 +280,5 @@ def test_gold_job_runs_while_the_server_serves(served, conn):
     _, rows = fetch(conn, "SELECT as_of_date, count(*) FROM gold.customer_features GROUP BY as_of_date ORDER BY 1")
     assert rows == [(d, SAMPLE_ROWS) for d in (*RUN_DATES, LATE_RUN_DATE)]
     _, history = fetch(conn, query_text("history.sql"))
-    assert [h[0] for h in history] == [2, 1, 0]
+    assert [h[0] for h in history] == [3, 2, 1, 0]
     assert served["server"].running()
