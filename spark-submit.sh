@@ -10,7 +10,9 @@
 # against a cluster master), and passes every flag before the job file to spark-submit
 # unchanged (later flags win, so --master/--conf given here override the defaults).
 # Environment: CHURNLAKE_VENV (default .venv), CHURNLAKE_MASTER (default local[*]),
-# CHURNLAKE_IVY_DIR (default ~/.cache/churnlake/ivy, shared by every checkout), SPARK_DRIVER_MEMORY.
+# CHURNLAKE_IVY_DIR (default ~/.cache/churnlake/ivy, shared by every checkout), SPARK_DRIVER_MEMORY,
+# CHURNLAKE_DRIVER_JAVA_OPTS (extra driver JVM flags; the tests use -XX:TieredStopAtLevel=1,
+# which cuts the CPU of a short job by ~40 % — not for long local jobs, see docs/benchmarks.md).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -67,7 +69,7 @@ fi
 ivy="${CHURNLAKE_IVY_DIR:-$HOME/.cache/churnlake/ivy}"
 log4j="file:$ROOT/conf/log4j2.properties"
 mkdir -p "$ROOT/logs" "$ROOT/state"
-java_opts="-Dlog4j2.configurationFile=$log4j -Dderby.system.home=$ROOT/state -Dchurnlake.logs=$ROOT/logs $extra_java"
+java_opts="-Dlog4j2.configurationFile=$log4j -Dderby.system.home=$ROOT/state -Dchurnlake.logs=$ROOT/logs ${CHURNLAKE_DRIVER_JAVA_OPTS:-} $extra_java"
 
 exec "$VENV/bin/spark-submit" \
   --master "${CHURNLAKE_MASTER:-local[*]}" \

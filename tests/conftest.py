@@ -47,6 +47,8 @@ def spark(cfg: Config):
         "spark.sql.shuffle.partitions": "2",
         "spark.default.parallelism": "2",
         "spark.master": "local[2]",
+        # Tiny frames, many short queries: the C1 JIT alone starts faster and uses less CPU.
+        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
     })
     yield session
     session.stop()
