@@ -76,6 +76,12 @@ def job_arg_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def with_table_arg(parser: argparse.ArgumentParser, choices, what: str) -> argparse.ArgumentParser:
+    """Add the required ``--table`` argument of jobs that serve one of several tables."""
+    parser.add_argument("--table", required=True, choices=sorted(choices), help=what)
+    return parser
+
+
 @dataclass
 class JobResult:
     """What a job reports back: row counts and free-form details for the log."""

@@ -22,7 +22,7 @@ from churnlake.config import Config
 from churnlake.ingestion.batch import (BatchReport, Interval, bronze_high_watermark, incremental_batch,
                                        interval_arg_parser, reporting, skip_if_committed)
 from churnlake.ingestion.sql_extract import BILLING_TABLES, extract_increment
-from churnlake.jobrun import JobResult, run_job
+from churnlake.jobrun import JobResult, run_job, with_table_arg
 from churnlake.spark import get_spark
 from churnlake.tables import BILLING_TABLES as BRONZE_TABLES
 
@@ -77,12 +77,6 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                      details={"batch_id": batch, **report.extra})
 
 
-def parser() -> argparse.ArgumentParser:
-    """Job arguments: the interval and ``--table``."""
-    p = interval_arg_parser(__doc__.splitlines()[0])
-    p.add_argument("--table", required=True, choices=sorted(BILLING_TABLES), help="billing table to ingest")
-    return p
-
-
 if __name__ == "__main__":
-    run_job(JOB, main, parser())
+    run_job(JOB, main, with_table_arg(interval_arg_parser(__doc__.splitlines()[0]), BILLING_TABLES,
+                                      "billing table to ingest"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from churnlake.config import Config
-from churnlake.jobrun import JobResult, job_arg_parser, run_job
+from churnlake.jobrun import JobResult, job_arg_parser, run_job, with_table_arg
 from churnlake.silver import build_silver
 from churnlake.spark import get_spark
 from churnlake.tables import BILLING_TABLES, SILVER_INVOICES, SILVER_PAYMENTS
@@ -35,12 +35,5 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
         spark.stop()
 
 
-def parser() -> argparse.ArgumentParser:
-    """Job arguments: the run date and ``--table``."""
-    p = job_arg_parser(__doc__.splitlines()[0])
-    p.add_argument("--table", required=True, choices=sorted(TARGETS), help="billing table")
-    return p
-
-
 if __name__ == "__main__":
-    run_job(JOB, main, parser())
+    run_job(JOB, main, with_table_arg(job_arg_parser(__doc__.splitlines()[0]), TARGETS, "billing table"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 from churnlake.config import Config
-from churnlake.jobrun import JobResult, job_arg_parser, run_job
+from churnlake.jobrun import JobResult, job_arg_parser, run_job, with_table_arg
 from churnlake.spark import get_spark
 from churnlake.tables import VALIDATED_TABLES
 from churnlake.validation.validate import JOB, validate_table
@@ -36,12 +36,5 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                               "failed_checks": [r.check.id for r in out.results if r.failed]})
 
 
-def parser() -> argparse.ArgumentParser:
-    """Job arguments: the run date and ``--table``."""
-    p = job_arg_parser(__doc__.splitlines()[0])
-    p.add_argument("--table", required=True, choices=sorted(TABLES), help="bronze table to validate")
-    return p
-
-
 if __name__ == "__main__":
-    run_job(JOB, main, parser())
+    run_job(JOB, main, with_table_arg(job_arg_parser(__doc__.splitlines()[0]), TABLES, "bronze table to validate"))
