@@ -9,13 +9,14 @@ PY := $(VENV)/bin/python
 RUN_DATE ?= $(shell date -u +%Y-%m-%d)
 PYTEST_ARGS ?=
 
-.PHONY: setup venv jars demo test unit eda clean help thrift-start thrift-stop thrift-status metastore-start metastore-stop
+.PHONY: setup venv jars demo test unit eda clean help luigid-start luigid-stop luigid-status thrift-start thrift-stop thrift-status metastore-start metastore-stop
 
 help:
 	@echo "make demo   - set up and run the whole pipeline on the bundled Telco data"
 	@echo "make test   - set up and run the test suite"
 	@echo "make setup  - only create the venv and resolve the Delta jars"
 	@echo "make thrift-start / thrift-stop - Spark Thrift (JDBC) server for the gold tables (docs/serving_sql.md)"
+	@echo "make luigid-start / luigid-stop - Luigi central scheduler (UI, task history) on 127.0.0.1:8082"
 	@echo "make metastore-start / metastore-stop - Derby network server to share the metastore (metastore.url)"
 
 setup: venv jars
@@ -45,6 +46,17 @@ test: setup
 
 unit: setup
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+
+# The Luigi central scheduler on 127.0.0.1:8082 (CHURNLAKE_LUIGID_PORT) with task history;
+# `make demo` uses it when it runs. Visualiser: http://127.0.0.1:8082 (docs/services.md).
+luigid-start: setup
+	$(PY) -m churnlake.services.luigid start
+
+luigid-stop:
+	$(PY) -m churnlake.services.luigid stop
+
+luigid-status:
+	$(PY) -m churnlake.services.luigid status
 
 # The EDA report of silver.customers (docs/eda.md): reports/eda/<run date>/index.html
 eda: setup
