@@ -94,6 +94,10 @@ def test_pipeline_succeeds_and_fills_every_layer(pipeline_run, spark):
     assert feats.where(f"as_of_date = '{RUN_DATE}'").count() == SAMPLE_ROWS
     assert labels.count() == SAMPLE_ROWS
     assert "churned" not in feats.columns
+    # The gold table the pipeline wrote and the feature registry agree, feature by feature.
+    from churnlake.features.registry import load_registry, schema_problems
+
+    assert schema_problems(load_registry()["customer_churn"], feats.schema) == []
     # every job logged start and end with row counts
     for job in ("bronze_ingest_crm", "silver_customers", "gold_customer_features", "ml_train"):
         text = (base / "logs" / f"{job}.log").read_text()
