@@ -10,7 +10,7 @@ import luigi
 from churnlake import tables
 from luigi_tasks.base import ChurnlakeSparkTask
 from luigi_tasks.ingestion import IngestAll
-from luigi_tasks.targets import DeltaCommitTarget, MlflowRunTarget
+from luigi_tasks.targets import DeltaCommitTarget, MlflowRunTarget, OnlineFeaturesTarget
 from luigi_tasks.validation import ValidateAll, ValidateBronze
 
 
@@ -126,6 +126,18 @@ class GoldCustomerFeatures(ChurnlakeSparkTask):
                 DeltaCommitTarget(tables.GOLD_CHURN_LABELS, "gold_customer_features", day)]
 
 
+class MaterializeOnlineFeatures(ChurnlakeSparkTask):
+    """Load the run date's feature snapshot into the online store (inference lookups)."""
+
+    job_file = "jobs/features/materialize_online.py"
+
+    def requires(self):
+        return GoldCustomerFeatures(run_date=self.run_date)
+
+    def output(self):
+        return OnlineFeaturesTarget(self.run_date)
+
+
 class TrainModel(ChurnlakeSparkTask):
     """Train the baseline, log it to MLflow and register ``churn-model``."""
 
@@ -148,4 +160,5 @@ class Pipeline(luigi.WrapperTask):
         yield ValidateAll(run_date=self.run_date)
         yield SilverAll(run_date=self.run_date)
         yield EdaCustomers(run_date=self.run_date)
+        yield MaterializeOnlineFeatures(run_date=self.run_date)
         yield TrainModel(run_date=self.run_date)

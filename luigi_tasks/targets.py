@@ -63,6 +63,22 @@ class ValidationPassedTarget(DeltaCommitTarget):
         return bool(matching) and matching[-1].get("status") in ("passed", "warned")
 
 
+class OnlineFeaturesTarget(luigi.Target):
+    """Exists when the online store recorded a load of the run date's feature snapshot."""
+
+    def __init__(self, run_date, cfg: Config | None = None) -> None:
+        self.run_date, self._cfg = run_date, cfg
+
+    def exists(self) -> bool:
+        from churnlake.features.online import OnlineStore, online_url
+
+        store = OnlineStore(online_url(self._cfg or load_config()))
+        try:
+            return store.materialized(self.run_date)
+        finally:
+            store.close()
+
+
 class MlflowRunTarget(luigi.Target):
     """Exists when MLflow holds a finished run of ``job`` tagged with ``run_date``."""
 

@@ -98,6 +98,17 @@ def test_pipeline_succeeds_and_fills_every_layer(pipeline_run, spark):
     from churnlake.features.registry import load_registry, schema_problems
 
     assert schema_problems(load_registry()["customer_churn"], feats.schema) == []
+    # The online store holds what gold holds for the run date.
+    from churnlake.features.online import OnlineStore, online_url
+
+    store = OnlineStore(online_url(cfg))
+    try:
+        for row in feats.where(f"as_of_date = '{RUN_DATE}'").orderBy("customer_id").limit(3).collect():
+            online = store.get(row["customer_id"])
+            assert online == {k: (v if not isinstance(v, float) else pytest.approx(v)) for k, v in row.asDict().items()}
+        assert store.last_materialization()["rows"] == SAMPLE_ROWS
+    finally:
+        store.close()
     # every job logged start and end with row counts
     for job in ("bronze_ingest_crm", "silver_customers", "gold_customer_features", "ml_train"):
         text = (base / "logs" / f"{job}.log").read_text()

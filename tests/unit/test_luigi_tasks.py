@@ -25,7 +25,8 @@ def test_task_runs_its_job_through_the_wrapper_with_the_run_date():
 
 
 def test_dag_wiring_runs_every_source_and_ingest_to_train():
-    ingest, validate, silver, eda, train = list(Pipeline(run_date=DAY).requires())
+    ingest, validate, silver, eda, online, train = list(Pipeline(run_date=DAY).requires())
+    assert isinstance(online.requires(), GoldCustomerFeatures)
     assert eda.program_args()[-3:] == [str(PROJECT_ROOT / "jobs/eda/customers.py"), "--run-date", "2026-11-27"]
     assert isinstance(eda.requires(), SilverCustomers)
     assert {t.requires().table for t in silver.requires() if hasattr(t.requires(), "table")} == \
