@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import sys
 import uuid
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import sqlalchemy as sa
@@ -29,6 +30,14 @@ def online_url(cfg: Config) -> str:
     """The configured online-store URL (default: SQLite in the state dir)."""
     url = (cfg.raw.get("feature_store") or {}).get("online_url")
     return url or f"sqlite:///{cfg.state_dir / 'online_store.db'}"
+
+
+def engine_for(url: str) -> sa.Engine:
+    """An engine for the store; a SQLite file's folder is created when missing."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return sa.create_engine(url)
 
 
 def table_name(group: FeatureGroup) -> str:
@@ -90,7 +99,7 @@ class OnlineStore:
 
     def __init__(self, url: str, group: str = "customer_churn") -> None:
         self.group = load_registry()[group]
-        self.engine = sa.create_engine(url)
+        self.engine = engine_for(url)
         self.conn = self.engine.connect()
         self.table = _table(sa.MetaData(), table_name(self.group), self.group)
         key = self.table.c[self.group.join_key]

@@ -17,9 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from churnlake.config import PROJECT_ROOT
-
-REGISTRY_DIR = PROJECT_ROOT / "schemas" / "features"
+from churnlake.config import project_root
 DTYPES = ("string", "int", "bigint", "double", "boolean", "date", "timestamp")
 REQUIRED = ("name", "dtype", "description", "sources", "transformation", "owner", "version", "tags")
 
@@ -97,9 +95,17 @@ def load_group(path: Path) -> FeatureGroup:
                         path=where)
 
 
-def load_registry(folder: Path = REGISTRY_DIR) -> dict[str, FeatureGroup]:
-    """Every feature group in ``folder``, by name."""
+def registry_dir() -> Path:
+    """``schemas/features/`` of the checkout (``CHURNLAKE_HOME`` when jobs run from the code archive)."""
+    return project_root() / "schemas" / "features"
+
+
+def load_registry(folder: Path | None = None) -> dict[str, FeatureGroup]:
+    """Every feature group in ``folder`` (default :func:`registry_dir`), by name."""
+    folder = folder or registry_dir()
     groups = [load_group(p) for p in sorted(folder.glob("*.yaml"))]
+    if not groups:
+        raise FileNotFoundError(f"no feature registry files (*.yaml) in {folder}")
     return {g.name: g for g in groups}
 
 

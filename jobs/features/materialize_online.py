@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 
-import sqlalchemy as sa
 from pyspark.sql import functions as F
 
 from churnlake.config import Config
 from churnlake.delta import latest_version, read_table
-from churnlake.features.online import materialize, online_url
+from churnlake.features.online import engine_for, materialize, online_url
 from churnlake.features.registry import load_registry
 from churnlake.jobrun import JobResult, job_arg_parser, run_job
 from churnlake.spark import get_spark
@@ -37,7 +36,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
         if snapshot.limit(1).count() == 0:  # never swap in an empty table
             raise ValueError(f"{group.table} has no snapshot for {args.run_date}: run the gold job first")
         rows = (r.asDict() for r in snapshot.toLocalIterator())
-        engine = sa.create_engine(online_url(cfg))
+        engine = engine_for(online_url(cfg))
         try:
             count = materialize(engine, group, rows, as_of_date=args.run_date, delta_version=version)
         finally:

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from churnlake.config import PROJECT_ROOT
-from churnlake.features.registry import REGISTRY_DIR, catalog_markdown, load_group, load_registry, schema_problems
+from churnlake.features.registry import catalog_markdown, load_group, load_registry, registry_dir, schema_problems
 from churnlake.schemas import struct
 
 
@@ -15,7 +15,7 @@ def test_registry_matches_the_gold_ddl(cfg, spark):
 
 
 def test_an_undeclared_a_missing_or_a_retyped_feature_is_reported(cfg, spark, tmp_path):
-    raw = yaml.safe_load((REGISTRY_DIR / "customer_churn.yaml").read_text())
+    raw = yaml.safe_load((registry_dir() / "customer_churn.yaml").read_text())
     dropped = raw["features"].pop(0)["name"]  # declared in the table, not in the registry
     raw["features"][0]["dtype"] = "double"    # a type the table does not have
     raw["features"].append({**raw["features"][1], "name": "ghost_feature"})
@@ -28,13 +28,13 @@ def test_an_undeclared_a_missing_or_a_retyped_feature_is_reported(cfg, spark, tm
 
 
 def test_registry_files_are_checked(tmp_path):
-    raw = yaml.safe_load((REGISTRY_DIR / "customer_churn.yaml").read_text())
+    raw = yaml.safe_load((registry_dir() / "customer_churn.yaml").read_text())
     raw["features"][0]["sources"] = ["silver.nowhere"]
     path = tmp_path / "g.yaml"
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ValueError, match="unknown table 'silver.nowhere'"):
         load_group(path)
-    raw = yaml.safe_load((REGISTRY_DIR / "customer_churn.yaml").read_text())
+    raw = yaml.safe_load((registry_dir() / "customer_churn.yaml").read_text())
     del raw["features"][0]["owner"]
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ValueError, match="lacks owner"):
