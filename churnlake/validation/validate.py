@@ -142,12 +142,12 @@ def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.
                    .withColumn("_validation_run_id", F.lit(run_id))
                    .withColumn("_validation_date", F.lit(run_date))
                    .withColumn("_quarantined_at", F.lit(validated_at))).cache()
-    results.append(quarantine_share_result(suite, quarantined.count(), rows_in))
+    rows_quarantined = quarantined.count()
+    results.append(quarantine_share_result(suite, rows_quarantined, rows_in))
     status = status_of(results)
     meta = commit_metadata(JOB, run_date, batch_id=run_id, table=table.name, status=status)
     qtable = quarantine_table(table)
     replace_rows(quarantined, qtable, cfg, replace_where=f"_validation_run_id = '{run_id}'", metadata=meta)
-    rows_quarantined = read_table(spark, qtable, cfg).where(F.col("_validation_run_id") == run_id).count()
     rows_blocked = rows_in - rows_quarantined if status == "stopped" else 0
     rows_passed = rows_in - rows_quarantined - rows_blocked
 
