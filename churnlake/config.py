@@ -201,3 +201,24 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         test_size=test_size,
         raw=raw,
     )
+
+
+def code_version(root: Path | None = None) -> str | None:
+    """The git commit of the code (``<sha>`` or ``<sha>-dirty``), or None outside a checkout.
+
+    Recorded with tags and models so results can be traced to the code that produced them.
+    ``CHURNLAKE_CODE_VERSION`` wins (set it when deploying without a .git folder).
+    """
+    import subprocess
+
+    if os.environ.get("CHURNLAKE_CODE_VERSION"):
+        return os.environ["CHURNLAKE_CODE_VERSION"]
+    where = str(root or project_root())
+    try:
+        sha = subprocess.run(["git", "-C", where, "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", where, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{sha}-dirty" if dirty else sha

@@ -15,6 +15,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from churnlake.config import Config
+from churnlake.versioning.retention import session_defaults
 
 
 
@@ -66,6 +67,8 @@ def base_conf(cfg: Config, *, catalog: bool) -> dict[str, str]:
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.session.timeZone": "UTC",
+        # The retention policy of conf/pipeline.yaml `versioning` as every new table's properties.
+        **session_defaults(cfg),
     }
     if catalog:
         conf.update(_metastore_conf(cfg))

@@ -143,6 +143,37 @@ GOLD_CHURN_LABELS = Table(
     description="Churn label per customer as of a date (kept apart from the features).",
 )
 
+# Dataset versioning (docs/versioning.md): the tag registry; tagged copies live beside it.
+META_DATA_TAGS = Table(
+    "meta.data_tags",
+    "meta/data_tags",
+    description="Named data versions: tag -> table -> Delta version, counts, change summary, archived copy.",
+)
+
+
+def tag_snapshot_uri(cfg: Config, tag: str, table: Table) -> str:
+    """Where a tag keeps its archived copy of ``table`` (survives VACUUM of the source)."""
+    return f"{cfg.lakehouse_root}/meta/tag_snapshots/{tag}/{table.relpath}"
+
+
+# Monitoring (docs/monitoring.md): written by jobs/monitoring/run_summary.py after every run.
+MONITORING_PIPELINE_RUNS = Table(
+    "monitoring.pipeline_runs",
+    "monitoring/pipeline_runs",
+    partition_by=("run_date",),
+    description="One summary row per run date: status, duration, task counts, rows per table, "
+                "data-quality status, model metrics.",
+)
+MONITORING_TASK_RUNS = Table(
+    "monitoring.task_runs",
+    "monitoring/task_runs",
+    partition_by=("run_date",),
+    description="One row per Luigi task attempt of a run date (and per task that never ran): "
+                "status, attempt, times, the job's rows in/out and error.",
+)
+MONITORING_TABLES = (MONITORING_PIPELINE_RUNS, MONITORING_TASK_RUNS)
+
+
 ALL_TABLES: tuple[Table, ...] = (
     BRONZE_CRM_CUSTOMERS,
     BRONZE_BILLING_INVOICES,
@@ -161,6 +192,8 @@ ALL_TABLES: tuple[Table, ...] = (
     SILVER_MODEL_READY,
     GOLD_CUSTOMER_FEATURES,
     GOLD_CHURN_LABELS,
+    META_DATA_TAGS,
+    *MONITORING_TABLES,
 )
 _BY_NAME = {t.name: t for t in ALL_TABLES}
 
