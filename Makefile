@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 RUN_DATE ?= $(shell date -u +%Y-%m-%d)
 PYTEST_ARGS ?=
 
-.PHONY: setup venv jars demo test unit eda clean help luigid-start luigid-stop luigid-status thrift-start thrift-stop thrift-status metastore-start metastore-stop
+.PHONY: setup venv jars demo test unit eda clean help luigid-start luigid-stop luigid-status thrift-start thrift-stop thrift-status metastore-start metastore-stop mlflow-start mlflow-stop mlflow-status screenshots
 
 help:
 	@echo "make demo   - set up and run the whole pipeline on the bundled Telco data"
@@ -18,6 +18,8 @@ help:
 	@echo "make thrift-start / thrift-stop - Spark Thrift (JDBC) server for the gold tables (docs/serving_sql.md)"
 	@echo "make luigid-start / luigid-stop - Luigi central scheduler (UI, task history) on 127.0.0.1:8082"
 	@echo "make metastore-start / metastore-stop - Derby network server to share the metastore (metastore.url)"
+	@echo "make mlflow-start / mlflow-stop - MLflow UI over the project's tracking store on 127.0.0.1:5000"
+	@echo "make screenshots - demo against luigid, then PNGs of the UIs and reports into docs/screenshots/"
 
 setup: venv jars
 
@@ -57,6 +59,24 @@ luigid-stop:
 
 luigid-status:
 	$(PY) -m churnlake.services.luigid status
+
+# The MLflow UI on 127.0.0.1:5000 (CHURNLAKE_MLFLOW_PORT) over the project's MLflow store.
+mlflow-start: setup
+	$(PY) -m churnlake.services.mlflow_server start
+
+mlflow-stop:
+	$(PY) -m churnlake.services.mlflow_server stop
+
+mlflow-status:
+	$(PY) -m churnlake.services.mlflow_server status
+
+# Runs the demo for RUN_DATE against luigid (started if needed), then headless Chromium captures
+# the visualiser, the task history, the MLflow runs and the reports into docs/screenshots/.
+# SCREENSHOTS_ARGS=--skip-demo captures what is there without running the demo.
+SCREENSHOTS_ARGS ?=
+screenshots: setup
+	bash scripts/ensure-chromium.sh
+	$(PY) -m churnlake.monitoring.screenshots --run-date $(RUN_DATE) $(SCREENSHOTS_ARGS)
 
 # The EDA report of silver.customers (docs/eda.md): reports/eda/<run date>/index.html
 eda: setup

@@ -1,0 +1,238 @@
+"""Screenshots of the pipeline's UIs and reports for one run date, into docs/screenshots/.
+
+    python -m churnlake.monitoring.screenshots --run-date 2026-11-27    # or: make screenshots RUN_DATE=…
+    python -m churnlake.monitoring.screenshots --run-date 2026-11-27 --skip-demo --out-dir /tmp/shots
+
+1. Starts luigid on 127.0.0.1:8082 unless something listens there already (the demo uses the
+   central scheduler only on that port).
+2. Runs the demo for the run date (``python -m churnlake.cli demo``) against it, unless
+   ``--skip-demo``. For a date already done nothing runs, and luigid then sees the Pipeline
+   task alone (a worker does not schedule what lies below a complete task): use a date that is
+   not done yet to get the whole graph.
+3. Starts the MLflow UI (:mod:`churnlake.services.mlflow_server`, 127.0.0.1:5000 or
+   ``$CHURNLAKE_MLFLOW_PORT``) unless one answers there or ``mlflow.tracking_uri`` is a server.
+4. Renders each page in headless Chromium (:mod:`churnlake.monitoring.browser`), checks that
+   the DOM shows what the page is about (not an error or an empty app), and saves the PNG:
+
+   ``luigi-dag.png``       the visualiser's graph of ``Pipeline(run_date=D)`` (D3 view: status per task)
+   ``luigi-history.png``   luigid's task history (``/history``)
+   ``mlflow-runs.png``     the runs of the MLflow experiment (``mlflow.experiment``)
+   ``data-quality.png``    ``<reports_dir>/quality/<D>/report.html``
+   ``run-dashboard.png``   ``<reports_dir>/runs/<D>/dashboard.html``
+
+   A page whose source does not exist is skipped with the reason, and its old PNG, if any, is
+   left as it was: luigid does not know the Pipeline task's graph (it forgets finished tasks
+   10 minutes after the run; see also 2.), no such report, no such experiment.
+5. Stops the servers it started, and only those.
+
+Exit code: the demo's when it failed, 1 when a page could not be captured, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from churnlake.config import Config, load_config
+from churnlake.monitoring import browser
+from churnlake.serving._daemon import port_open
+from churnlake.services import luigid, mlflow_server
+
+log = logging.getLogger(__name__)
+
+LUIGID_PORT = 8082  # the port churnlake.cli.demo looks at
+APP_SIZE = (1600, 1000)
+REPORT_SIZE = (1400, 1000)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One screenshot: where it comes from and what its rendered DOM must contain."""
+
+    name: str
+    url: str
+    expect: tuple[str, ...] = ()
+    size: tuple[int, int] = APP_SIZE
+    wait_ms: int = 5000
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A page left out, and why."""
+
+    name: str
+    reason: str
+
+
+def luigi_api(base_url: str, method: str, data: dict, timeout: float = 10.0):
+    """Call luigid's JSON API (``/api/<method>?data=…``) and return its ``response``."""
+    query = urllib.parse.urlencode({"data": json.dumps(data)})
+    with urllib.request.urlopen(f"{base_url}/api/{method}?{query}", timeout=timeout) as resp:
+        return json.loads(resp.read())["response"]
+
+
+def luigi_dag_page(base_url: str, task) -> Page | Skipped:
+    """The visualiser's graph (D3 view: one box per task with its status) of ``task``, a
+    ``luigi.Task``, when luigid knows the task and what it requires."""
+    from luigi.task import flatten
+
+    graph = luigi_api(base_url, "dep_graph", {"task_id": task.task_id, "include_done": True})
+    if not graph:
+        return Skipped("luigi-dag", f"luigid at {base_url} does not know {task} (task id {task.task_id}); "
+                                    "run without --skip-demo (luigid forgets finished tasks 10 minutes "
+                                    "after their run)")
+    if len(graph) == 1 and flatten(task.requires()):
+        # A worker does not look at the requirements of a task that is complete already.
+        return Skipped("luigi-dag", f"luigid only knows {task} itself, no dependencies: it was complete "
+                                    "before the demo ran, so Luigi scheduled nothing below it; run for a "
+                                    "date that is not done yet to capture the whole graph")
+    statuses = sorted({node["status"] for node in graph.values()})
+    if statuses != ["DONE"]:
+        log.warning("the graph of %s is not all DONE: %s", task, statuses)
+    fragment = urllib.parse.urlencode({"tab": "graph", "visType": "d3", "taskId": task.task_id})
+    # The title and one node per task are drawn by the app from /api/dep_graph.
+    expect = (str(task), *(f'data-task-id="{task_id}"' for task_id in sorted(graph)))
+    return Page("luigi-dag", f"{base_url}/static/visualiser/index.html#{fragment}", expect=expect)
+
+
+def luigi_pages(base_url: str, run_date: dt.date) -> list[Page | Skipped]:
+    """The graph of ``Pipeline(run_date)`` and luigid's task-history page."""
+    from luigi_tasks.pipeline import Pipeline
+
+    return [luigi_dag_page(base_url, Pipeline(run_date=run_date)),
+            Page("luigi-history", f"{base_url}/history", expect=("Luigi Task History",))]
+
+
+def mlflow_page(ui_url: str, experiment: str) -> Page | Skipped:
+    """The runs list of ``experiment`` in the MLflow UI, expecting its newest run's name."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=ui_url)
+    try:
+        exp = client.get_experiment_by_name(experiment)
+        if exp is None:
+            return Skipped("mlflow-runs", f"the MLflow server at {ui_url} has no experiment {experiment!r}")
+        runs = client.search_runs([exp.experiment_id], max_results=1, order_by=["attributes.start_time DESC"])
+    except (MlflowException, OSError) as exc:
+        raise RuntimeError(f"{ui_url} does not answer as an MLflow tracking server: {exc}") from exc
+    expect = (experiment, runs[0].info.run_name) if runs else (experiment,)
+    return Page("mlflow-runs", f"{ui_url}/#/experiments/{exp.experiment_id}/runs", expect=expect, wait_ms=15000)
+
+
+def report_pages(cfg: Config, run_date: dt.date) -> list[Page | Skipped]:
+    """The data-quality report and the run dashboard of ``run_date``, when they exist."""
+    day = run_date.isoformat()
+    pages: list[Page | Skipped] = []
+    for name, path, expect in (
+        ("data-quality", cfg.reports_dir / "quality" / day / "report.html", ("Data-quality report", day)),
+        ("run-dashboard", cfg.reports_dir / "runs" / day / "dashboard.html", (day,)),
+    ):
+        if path.is_file():
+            pages.append(Page(name, path.resolve().as_uri(), expect=expect, size=REPORT_SIZE, wait_ms=2000))
+        else:
+            pages.append(Skipped(name, f"{path} does not exist (not produced for {day} yet)"))
+    return pages
+
+
+def capture(page: Page, out_dir: Path) -> Path:
+    """Render ``page``, check its DOM shows the expected text, then save ``<out_dir>/<name>.png``."""
+    dom = browser.render_dom(page.url, wait_ms=page.wait_ms)
+    missing = [text for text in page.expect if text not in dom]
+    if missing:
+        raise browser.BrowserError(f"{page.url} rendered without {missing}: not the expected page "
+                                   f"(first 300 characters: {dom[:300]!r})")
+    width, height = page.size
+    return browser.screenshot(page.url, out_dir / f"{page.name}.png", width, height, wait_ms=page.wait_ms)
+
+
+def run_demo(cfg: Config, run_date: dt.date) -> int:
+    """``python -m churnlake.cli demo --run-date D`` from the project root; its exit code."""
+    cmd = [sys.executable, "-m", "churnlake.cli", "demo", "--run-date", run_date.isoformat()]
+    log.info("running the demo: %s", " ".join(cmd))
+    return subprocess.call(cmd, cwd=cfg.root_dir)
+
+
+def take_screenshots(cfg: Config, run_date: dt.date, out_dir: Path, skip_demo: bool = False,
+                     mlflow_port: int = mlflow_server.DEFAULT_PORT) -> int:
+    """Start what is missing, run the demo, capture every page; return the exit code."""
+    browser.find_chromium()  # before anything is started
+    stops: list[tuple[str, Callable[[], object]]] = []
+    try:
+        if port_open("127.0.0.1", LUIGID_PORT):
+            log.info("luigid already listens on 127.0.0.1:%s; using it", LUIGID_PORT)
+        else:
+            seconds = luigid.start(cfg, LUIGID_PORT)
+            stops.append(("luigid", luigid.server(cfg, LUIGID_PORT).stop))
+            log.info("started luigid on 127.0.0.1:%s in %.1fs", LUIGID_PORT, seconds)
+        if not skip_demo:
+            rc = run_demo(cfg, run_date)
+            if rc != 0:
+                log.error("the demo failed (exit code %s); no screenshots taken", rc)
+                return rc
+        if mlflow_server.is_remote(cfg):
+            ui_url = cfg.mlflow_tracking_uri.rstrip("/")
+        else:
+            ui_url = mlflow_server.url(mlflow_port)
+            if port_open("127.0.0.1", mlflow_port):
+                log.info("something already listens on 127.0.0.1:%s; using it as the MLflow UI", mlflow_port)
+            else:
+                seconds = mlflow_server.start(cfg, mlflow_port)
+                stops.append(("MLflow server", lambda: mlflow_server.stop(cfg, mlflow_port)))
+                log.info("started the MLflow UI on %s in %.1fs", ui_url, seconds)
+
+        luigi_url = f"http://127.0.0.1:{LUIGID_PORT}"
+        plan = [*luigi_pages(luigi_url, run_date), mlflow_page(ui_url, cfg.mlflow_experiment),
+                *report_pages(cfg, run_date)]
+        failed = []
+        for item in plan:
+            if isinstance(item, Skipped):
+                log.warning("skipped %s.png: %s", item.name, item.reason)
+                continue
+            try:
+                path = capture(item, out_dir)
+            except browser.BrowserError as exc:
+                log.error("could not capture %s.png: %s", item.name, exc)
+                failed.append(item.name)
+                continue
+            log.info("wrote %s (%d bytes) from %s", path, path.stat().st_size, item.url)
+        if failed:
+            log.error("failed: %s", ", ".join(failed))
+        return 1 if failed else 0
+    finally:
+        for name, stop in reversed(stops):
+            log.info("stopping the %s this command started", name)
+            stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m churnlake.monitoring.screenshots``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run-date", type=dt.date.fromisoformat, default=dt.date.today())
+    parser.add_argument("--skip-demo", action="store_true",
+                        help="capture what is there now, without running the demo")
+    parser.add_argument("--out-dir", type=Path, default=None, help="default: <project>/docs/screenshots")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = load_config()
+    out_dir = args.out_dir or cfg.root_dir / "docs" / "screenshots"
+    port = int(os.environ.get("CHURNLAKE_MLFLOW_PORT", mlflow_server.DEFAULT_PORT))
+    try:
+        return take_screenshots(cfg, args.run_date, out_dir, args.skip_demo, port)
+    except (browser.BrowserNotInstalledError, ValueError, RuntimeError, OSError) as exc:
+        log.error("%s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
