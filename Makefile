@@ -83,7 +83,7 @@ eda: setup
 	./spark-submit.sh jobs/eda/customers.py --run-date $(RUN_DATE)
 
 clean:
-	rm -rf build state logs reports lakehouse/bronze/* lakehouse/silver/* lakehouse/gold/* lakehouse/quality data/inbox
+	rm -rf build state logs reports lakehouse/bronze/* lakehouse/silver/* lakehouse/gold/* lakehouse/quality lakehouse/monitoring data/inbox
 
 # SQL access to the gold tables (docs/serving_sql.md). Port: CHURNLAKE_THRIFT_PORT (default 10000).
 thrift-start: setup

@@ -97,8 +97,14 @@ def demo(run_date: dt.date) -> int:
     if rc == 0:
         print(f"\nDone. Tables under {cfg.lakehouse_root}; logs in {cfg.logs_dir} "
               f"(ingestion: {cfg.logs_dir / 'ingestion.log'}); MLflow at {cfg.mlflow_tracking_uri} "
-              f"(browse: {Path(sys.executable).parent}/mlflow ui --backend-store-uri {cfg.mlflow_tracking_uri})")
-    return rc
+              f"(browse: make mlflow-start, then http://127.0.0.1:5000); model report in "
+              f"{cfg.reports_dir / 'models' / run_date.isoformat()}")
+    # The run summary and dashboard, whatever the pipeline's exit code (docs/monitoring.md).
+    summary_rc = subprocess.call(luigi_command("luigi_tasks.monitoring", "RunSummary", run_date,
+                                               local_scheduler=not use_central), cwd=project_root(), env=env)
+    print(f"Run dashboard: {cfg.reports_dir / 'runs' / run_date.isoformat() / 'dashboard.html'}"
+          + ("" if summary_rc == 0 else f" (run summary failed, exit {summary_rc})"), flush=True)
+    return rc or summary_rc
 
 
 def schedule(hours_back: int, days_back: int, once: bool) -> int:
@@ -121,6 +127,11 @@ def schedule(hours_back: int, days_back: int, once: bool) -> int:
         ):
             print(f"[{dt.datetime.now().isoformat(timespec='seconds')}] {' '.join(cmd[2:5])}", flush=True)
             rc = subprocess.call(cmd, cwd=root) or rc
+        # A run summary (Delta + dashboard) per day of the window, also after failures.
+        for back in range(days_back + 1):
+            day = (dt.date.today() - dt.timedelta(days=back)).isoformat()
+            rc = subprocess.call([luigi_bin, "--module", "luigi_tasks.monitoring", "RunSummary",
+                                  "--run-date", day, *local], cwd=root) or rc
         if once:
             return rc
         now = dt.datetime.now()

@@ -2,7 +2,8 @@
 
 A job's ``main()`` is wrapped by :func:`run_job`, which logs start, end, rows in/out and
 duration to ``logs/<job>.log`` and stderr, and turns any exception into one readable
-``FAILED`` line and a non-zero exit code (so Luigi marks the task failed).
+``FAILED`` line and a non-zero exit code (so Luigi marks the task failed). Each run also
+appends one JSON line to ``logs/job_runs.jsonl`` (docs/monitoring.md).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from churnlake.config import Config, load_config
+from churnlake.monitoring import records
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(job)s] %(message)s"
 log = logging.getLogger(__name__)
@@ -96,6 +100,41 @@ def commit_metadata(job: str, run_date: dt.date, **extra: object) -> str:
     return json.dumps({"job": job, "run_date": run_date.isoformat(), **extra}, sort_keys=True)
 
 
+def job_run_record(job: str, args: argparse.Namespace, *, status: str, started_at: dt.datetime,
+                   ended_at: dt.datetime, duration_s: float, result: JobResult | None = None,
+                   error: str | None = None, environ=None) -> dict:
+    """The ``job_runs.jsonl`` line of one job run (with its Luigi task attempt when a task started it)."""
+    environ = os.environ if environ is None else environ
+    attempt = environ.get(records.ENV_ATTEMPT)
+    return {
+        "job": job,
+        "run_date": args.run_date.isoformat(),
+        "args": {k: str(v) for k, v in sorted(vars(args).items()) if v is not None and k != "config"},
+        "status": status,
+        "started_at": records.iso(started_at),
+        "ended_at": records.iso(ended_at),
+        "duration_s": round(duration_s, 3),
+        "rows_in": None if result is None else result.rows_in,
+        "rows_out": None if result is None else result.rows_out,
+        "details": None if result is None else result.details,
+        "error": error,
+        "task_id": environ.get(records.ENV_TASK_ID),
+        "invocation": environ.get(records.ENV_INVOCATION),
+        "attempt": int(attempt) if attempt and attempt.isdigit() else None,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+
+
+def _record_job_run(cfg: Config, record: dict) -> None:
+    """Append the run's record; a records file that cannot be written is a warning, not a failed job
+    (the job's data is committed by then, and its log file still has the END or FAILED line)."""
+    try:
+        records.append_record(cfg.logs_dir / records.JOB_RUNS_FILE, record)
+    except OSError as exc:
+        log.warning("could not append the job run to %s: %s", cfg.logs_dir / records.JOB_RUNS_FILE, exc)
+
+
 def run_job(job: str, main: Callable[[argparse.Namespace, Config], JobResult],
             parser: argparse.ArgumentParser, argv: list[str] | None = None) -> None:
     """Parse args, load config, run ``main`` with logging and timing; exit 1 on failure."""
@@ -107,16 +146,24 @@ def run_job(job: str, main: Callable[[argparse.Namespace, Config], JobResult],
         sys.exit(2)
     setup_logging(job, cfg.logs_dir)
     started = time.monotonic()
+    started_at = records.utc_now()
     log.info("START run_date=%s lakehouse=%s", args.run_date, cfg.lakehouse_root)
     try:
         result = main(args, cfg)
     except Exception as exc:  # noqa: BLE001 - the job boundary: report and exit non-zero
         log.error("traceback of the failure", exc_info=True, extra={"file_only": True})
         cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        log.error("FAILED after %.1fs: %s: %s", time.monotonic() - started, type(exc).__name__, cause)
+        duration = time.monotonic() - started
+        log.error("FAILED after %.1fs: %s: %s", duration, type(exc).__name__, cause)
+        _record_job_run(cfg, job_run_record(job, args, status="failed", started_at=started_at,
+                                            ended_at=records.utc_now(), duration_s=duration,
+                                            error=f"{type(exc).__name__}: {cause}"))
         logging.shutdown()
         sys.exit(1)
+    duration = time.monotonic() - started
     log.info("END status=ok rows_in=%d rows_out=%d duration_s=%.1f details=%s",
-             result.rows_in, result.rows_out, time.monotonic() - started,
+             result.rows_in, result.rows_out, duration,
              json.dumps(result.details, sort_keys=True, default=str))
+    _record_job_run(cfg, job_run_record(job, args, status="ok", started_at=started_at,
+                                        ended_at=records.utc_now(), duration_s=duration, result=result))
     logging.shutdown()

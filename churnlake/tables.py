@@ -143,6 +143,14 @@ GOLD_CHURN_LABELS = Table(
     description="Churn label per customer as of a date (kept apart from the features).",
 )
 
+GOLD_CHURN_PREDICTIONS = Table(
+    "gold.churn_predictions",
+    "gold/churn_predictions",
+    partition_by=("as_of_date",),
+    in_catalog=True,
+    description="Churn probability per active customer per scoring date, with the model version used.",
+)
+
 # Dataset versioning (docs/versioning.md): the tag registry; tagged copies live beside it.
 META_DATA_TAGS = Table(
     "meta.data_tags",
@@ -192,6 +200,7 @@ ALL_TABLES: tuple[Table, ...] = (
     SILVER_MODEL_READY,
     GOLD_CUSTOMER_FEATURES,
     GOLD_CHURN_LABELS,
+    GOLD_CHURN_PREDICTIONS,
     META_DATA_TAGS,
     *MONITORING_TABLES,
 )

@@ -13,7 +13,9 @@ _CFG = Path(__file__).resolve().parent.parent / "conf" / "luigi.cfg"
 if "LUIGI_CONFIG_PATH" not in os.environ and _CFG.is_file():
     luigi.configuration.add_config_path(str(_CFG))
 
-# Importing the module registers the failure notifications (log + optional webhook).
+# Importing the modules registers the failure notifications (log + optional webhook) and the
+# task-run records (logs/task_runs.jsonl, docs/monitoring.md).
+from luigi_tasks import runlog  # noqa: E402,F401
 from luigi_tasks.notify import notify as notify_failure  # noqa: E402
 
 __all__ = ["notify_failure"]

@@ -7,6 +7,8 @@ from pathlib import Path
 import luigi
 from luigi.contrib.spark import SparkSubmitTask
 
+from luigi_tasks import runlog
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -35,3 +37,7 @@ class ChurnlakeSparkTask(SparkSubmitTask):
 
     def app_options(self) -> list[str]:
         return ["--run-date", self.run_date.isoformat()]
+
+    def program_environment(self) -> dict[str, str]:
+        """The environment of spark-submit, plus the task attempt the job's run record names."""
+        return {**super().program_environment(), **runlog.job_environment(self)}

@@ -5,6 +5,9 @@ hooks, or any HTTP endpoint).
 Configuration (``conf/pipeline.yaml``, section ``notifications``): ``webhook_url_env`` names
 the environment variable holding the URL (secrets never live in the repo); ``timeout_s``.
 A notification that cannot be delivered is logged and never fails the pipeline.
+
+Every failed attempt is reported; ``attempt``/``max_attempts``/``will_retry`` tell a failure
+the scheduler retries (``[scheduler] retry_count`` in conf/luigi.cfg) from the last one.
 """
 
 from __future__ import annotations
@@ -18,14 +21,14 @@ import urllib.request
 import luigi
 
 from churnlake.config import load_config
+from luigi_tasks import runlog
 
 log = logging.getLogger("luigi-interface")
 
 
 def failure_message(task: luigi.Task, exception: BaseException) -> dict:
-    """What a notification says: which task, with which parameters, failed how."""
-    text = str(exception).strip()
-    failed_lines = [line for line in text.splitlines() if "FAILED after" in line]
+    """What a notification says: which task, with which parameters, failed how, which attempt."""
+    attempt, limit = runlog.attempt_of(task), runlog.max_attempts(task)
     return {
         "event": "task_failed",
         "task": task.task_family,
@@ -33,8 +36,10 @@ def failure_message(task: luigi.Task, exception: BaseException) -> dict:
         "params": {k: str(v) for k, v in task.param_kwargs.items()},
         "error_type": type(exception).__name__,
         # A churnlake job's own one-line reason when the output carries it, else the start of the error.
-        "error": "FAILED after " + failed_lines[-1].split("FAILED after", 1)[-1].strip() if failed_lines
-        else text[:500],
+        "error": runlog.error_summary(exception),
+        "attempt": attempt,
+        "max_attempts": limit,
+        "will_retry": attempt is not None and attempt < limit,
         "at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "host": os.uname().nodename,
     }
@@ -50,7 +55,10 @@ def notify(message: dict) -> None:
     url = os.environ.get(settings.get("webhook_url_env") or "CHURNLAKE_ALERT_WEBHOOK")
     if not url:
         return
-    body = json.dumps({"text": f"churnlake: {message['task']} failed: {message['error']}", **message}).encode()
+    retry = (f" (attempt {message['attempt']} of {message['max_attempts']}, will be retried)"
+             if message.get("will_retry") else "")
+    body = json.dumps({"text": f"churnlake: {message['task']} failed{retry}: {message['error']}",
+                       **message}).encode()
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=float(settings.get("timeout_s", 10))) as resp:

@@ -139,7 +139,8 @@ class MaterializeOnlineFeatures(ChurnlakeSparkTask):
 
 
 class TrainModel(ChurnlakeSparkTask):
-    """Train the baseline, log it to MLflow and register ``churn-model``."""
+    """Train the candidates from the feature store, register the best as ``churn-model``, gate
+    the champion alias (docs/modeling.md)."""
 
     job_file = "jobs/ml/train.py"
 
@@ -148,6 +149,18 @@ class TrainModel(ChurnlakeSparkTask):
 
     def output(self):
         return MlflowRunTarget("ml_train", self.run_date.isoformat())
+
+
+class ScoreCustomers(ChurnlakeSparkTask):
+    """Score the active customers with the champion into ``gold.churn_predictions``."""
+
+    job_file = "jobs/ml/score.py"
+
+    def requires(self):
+        return [TrainModel(run_date=self.run_date), GoldCustomerFeatures(run_date=self.run_date)]
+
+    def output(self):
+        return DeltaCommitTarget(tables.GOLD_CHURN_PREDICTIONS, "ml_score", self.run_date.isoformat())
 
 
 class Pipeline(luigi.WrapperTask):
@@ -161,4 +174,4 @@ class Pipeline(luigi.WrapperTask):
         yield SilverAll(run_date=self.run_date)
         yield EdaCustomers(run_date=self.run_date)
         yield MaterializeOnlineFeatures(run_date=self.run_date)
-        yield TrainModel(run_date=self.run_date)
+        yield ScoreCustomers(run_date=self.run_date)

@@ -6,7 +6,8 @@ Features come from all four sources (CRM attributes; billing, support and portal
 aggregated from the versioned silver tables), each using only information from before the
 end of the run date, so any past date can be rebuilt (docs/features.md). CRM attributes are
 read from the ``silver.customers`` version written for the latest run date up to this one
-(Delta time travel). Both tables are partitioned by ``as_of_date``; a run replaces its own
+(Delta time travel). The same run also writes the *training snapshot*: features as of the run
+date minus ``training.label_horizon_days``, the inputs that predict this run date's labels. Both tables are partitioned by ``as_of_date``; a run replaces its own
 partition; columns carry the comments of ``schemas/gold/*.ddl``; both are registered in the
 metastore (database ``gold``) for SQL users.
 """
@@ -19,6 +20,7 @@ import datetime as dt
 from churnlake.config import Config
 from churnlake.delta import read_table, register_in_catalog, replace_rows, set_table_comment
 from churnlake.jobrun import JobResult, commit_metadata, job_arg_parser, run_job
+from churnlake.ml.settings import training_settings
 from churnlake.schemas import conform, struct
 from churnlake.spark import get_spark
 from churnlake.storage import delta_commits, filestore_for
@@ -45,29 +47,55 @@ def snapshot_version(table: Table, cfg: Config, as_of: dt.date) -> int:
     return max(versions)
 
 
+def training_snapshot_version(cfg: Config, feature_date: dt.date, run_version: int) -> tuple[int, bool]:
+    """The silver.customers version for the training snapshot's CRM attributes, and whether it
+    was carried back: before the first CRM snapshot there is no older record of a customer's
+    attributes, so the earliest one is used (docs/features.md, "training snapshot")."""
+    try:
+        return snapshot_version(SILVER_CUSTOMERS, cfg, feature_date), False
+    except ValueError:
+        uri = SILVER_CUSTOMERS.uri(cfg)
+        versions = [c["version"] for c in delta_commits(uri, filestore_for(uri, cfg))
+                    if isinstance(c.get("userMetadata"), dict) and "run_date" in c["userMetadata"]]
+        return (min(versions) if versions else run_version), True
+
+
 def main(args: argparse.Namespace, cfg: Config) -> JobResult:
-    """Compute features and labels as of the run date and replace its partitions."""
+    """Compute features and labels as of the run date, and the training snapshot's features as
+    of the run date minus the label horizon; replace their partitions."""
     spark = get_spark(JOB, cfg, catalog=True)
     try:
         version = snapshot_version(SILVER_CUSTOMERS, cfg, args.run_date)
         customers = read_table(spark, SILVER_CUSTOMERS, cfg, version=version).cache()
-        features = customer_features(
-            customers, args.run_date,
-            invoices=read_table(spark, SILVER_INVOICES, cfg), payments=read_table(spark, SILVER_PAYMENTS, cfg),
-            tickets=read_table(spark, SILVER_TICKETS, cfg), events=read_table(spark, SILVER_WEB_EVENTS, cfg))
+        feature_date = training_settings(cfg).feature_date(args.run_date)
+        train_version, carried_back = training_snapshot_version(cfg, feature_date, version)
+        sources = dict(invoices=read_table(spark, SILVER_INVOICES, cfg),
+                       payments=read_table(spark, SILVER_PAYMENTS, cfg),
+                       tickets=read_table(spark, SILVER_TICKETS, cfg), events=read_table(spark, SILVER_WEB_EVENTS, cfg))
+        features = customer_features(customers, args.run_date, **sources)
+        if feature_date != args.run_date:
+            train_customers = read_table(spark, SILVER_CUSTOMERS, cfg, version=train_version)
+            features = features.unionByName(customer_features(train_customers, feature_date, **sources))
         features = conform(features, struct(cfg, "gold", "customer_features"), "gold.customer_features").cache()
         labels = conform(churn_labels(customers, args.run_date), struct(cfg, "gold", "churn_labels"),
                          "gold.churn_labels")
-        where = f"as_of_date = '{args.run_date.isoformat()}'"
-        meta = commit_metadata(JOB, args.run_date, silver_customers_version=version)
-        replace_rows(features, GOLD_CUSTOMER_FEATURES, cfg, replace_where=where, metadata=meta)
-        replace_rows(labels, GOLD_CHURN_LABELS, cfg, replace_where=where, metadata=meta)
+        dates = sorted({args.run_date.isoformat(), feature_date.isoformat()})
+        meta = commit_metadata(JOB, args.run_date, silver_customers_version=version,
+                               training_feature_date=feature_date.isoformat(),
+                               training_silver_customers_version=train_version,
+                               training_crm_carried_back=carried_back)
+        replace_rows(features, GOLD_CUSTOMER_FEATURES, cfg,
+                     replace_where="as_of_date IN (" + ", ".join(f"'{d}'" for d in dates) + ")", metadata=meta)
+        replace_rows(labels, GOLD_CHURN_LABELS, cfg, replace_where=f"as_of_date = '{args.run_date.isoformat()}'",
+                     metadata=meta)
         for table, comment in TABLE_COMMENTS.items():
             register_in_catalog(spark, table, cfg)
             set_table_comment(spark, table, cfg, comment, metadata=meta)
         n_in, n_out = customers.count(), features.count()
         return JobResult(rows_in=n_in, rows_out=n_out,
                          details={"labels": labels.count(), "silver_customers_version": version,
+                                  "training_feature_date": feature_date.isoformat(),
+                                  "training_crm_carried_back": carried_back,
                                   "features": len(features.columns) - 2})
     finally:
         spark.stop()

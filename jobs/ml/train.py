@@ -1,71 +1,201 @@
-"""Train the scikit-learn logistic-regression baseline on gold and register it in MLflow.
+"""Train the churn-model candidates from the feature store, track them in MLflow, gate the champion.
 
     ./spark-submit.sh jobs/ml/train.py --run-date 2026-11-27
 
-Reads ``gold.customer_features`` and ``gold.churn_labels`` for the run date, logs params,
-metrics (accuracy, precision, recall, F1, ROC-AUC) and the model, and registers it as the
-configured model name (``churn-model``).
+The training set comes only through the feature store: the customers labelled on the run date,
+with their features as of the run date minus ``training.label_horizon_days`` (point-in-time).
+One stratified split (fixed seed); every configured candidate (scikit-learn logistic
+regression, random forest, gradient boosting; MLlib logistic regression, random forest) is a
+nested MLflow run with a cross-validated grid search, test metrics, plots, signature, input
+example and the exact inputs; the best one is registered as ``churn-model`` and the
+``champion`` alias moves only when it beats the current champion (docs/modeling.md). Writes
+versioned model files besides MLflow and the report reports/models/<run date>/.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import logging
+import pickle
+import tempfile
+from pathlib import Path
 
 import mlflow
+import pandas as pd
 from mlflow.models import infer_signature
-from pyspark.sql import functions as F
+from mlflow.tracking import MlflowClient
+from sklearn.model_selection import train_test_split
 
-from churnlake.config import Config
-from churnlake.delta import read_table
+from churnlake.config import Config, code_version
 from churnlake.jobrun import JobResult, job_arg_parser, run_job
-from churnlake.ml.baseline import FEATURES, LABEL, build_pipeline, evaluate, split
+from churnlake.ml import evaluation
+from churnlake.ml.candidates import KEY, LABEL, Fitted, fit_candidate, scorer_for
+from churnlake.ml.registry import FLAVOR_TAG, gate, load_model, register
+from churnlake.ml.report import write_report
+from churnlake.ml.settings import TrainingSettings, training_settings
 from churnlake.ml.tracking import JOB_TAG, RUN_DATE_TAG, configure_mlflow
+from churnlake.ml.training_set import TrainingSet, build_training_set
 from churnlake.spark import get_spark
-from churnlake.tables import GOLD_CHURN_LABELS, GOLD_CUSTOMER_FEATURES
+from churnlake.storage import filestore_for
 
 JOB = "ml_train"
 log = logging.getLogger(JOB)
 
 
+def split(ts: TrainingSet, settings: TrainingSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified train/test split with the fixed seed (the same rows for every candidate)."""
+    if ts.frame[LABEL].nunique() < 2:
+        raise ValueError("the training set holds a single class; cannot train a classifier")
+    return train_test_split(ts.frame, test_size=settings.test_size, random_state=settings.seed,
+                            stratify=ts.frame[LABEL])
+
+
+def metrics_for(settings: TrainingSettings, test: pd.DataFrame, proba) -> dict[str, float]:
+    charges = test["monthly_charges"].to_numpy() if "monthly_charges" in test.columns else None
+    return evaluation.evaluate(test[LABEL].to_numpy(), proba, monthly_charges=charges,
+                               budget=settings.contact_budget, save_rate=settings.save_rate)
+
+
+def save_model_file(fitted: Fitted, uri: str, cfg: Config) -> str:
+    """The versioned model besides MLflow: model.pkl (scikit-learn) or the MLlib model folder."""
+    if fitted.library == "sklearn":
+        buf = io.BytesIO()
+        pickle.dump(fitted.model, buf, protocol=pickle.HIGHEST_PROTOCOL)
+        target = f"{uri}/model.pkl"
+        filestore_for(target, cfg).write_bytes(target, buf.getvalue())
+        return target
+    target = f"{uri}/mllib_model"
+    fitted.model.write().overwrite().save(target)
+    return target
+
+
+def own_types(model) -> list[str]:
+    """The types skops must be told to trust to load a model we just fitted ourselves (trees,
+    loss objects, numpy dtypes): the list skops itself reports for this model's bytes."""
+    import skops.io
+
+    return skops.io.get_untrusted_types(data=skops.io.dumps(model))
+
+
+def log_candidate(fitted: Fitted, metrics: dict, ts: TrainingSet, train: pd.DataFrame, test: pd.DataFrame,
+                  plot_dir: Path, model_uri: str, spark) -> str:
+    """Inside the candidate's MLflow run: params, metrics, plots, model with signature and example.
+    Returns the logged model's URI."""
+    mlflow.log_params({**{f"hp_{k}": v for k, v in fitted.params.items()}, "library": fitted.library,
+                       **ts.inputs(), "train_rows": len(train), "test_rows": len(test)})
+    mlflow.log_metrics({"cv_roc_auc": fitted.cv_roc_auc, **{f"test_{k}": v for k, v in metrics.items()}})
+    files = {f"{fitted.name}_roc.png": None, f"{fitted.name}_pr.png": None,
+             f"{fitted.name}_confusion.png": None, f"{fitted.name}_importance.png": None}
+    evaluation.plot_curves(test[LABEL].to_numpy(), {fitted.name: fitted.test_proba},
+                           plot_dir / f"{fitted.name}_roc.png", plot_dir / f"{fitted.name}_pr.png")
+    evaluation.plot_confusion(metrics, f"{fitted.name} (threshold 0.5)", plot_dir / f"{fitted.name}_confusion.png")
+    evaluation.plot_importance(fitted.importances, f"{fitted.name}: top features",
+                               plot_dir / f"{fitted.name}_importance.png")
+    for file in files:
+        mlflow.log_artifact(str(plot_dir / file), artifact_path="plots")
+    mlflow.log_text(fitted.importances.to_csv(header=["importance"]), "feature_importance.csv")
+    example = train[ts.features].head(5)
+    proba = scorer_for(fitted.library, fitted.model, spark, ts.categorical, ts.numeric)(
+        train.head(5)[[KEY, *ts.features]])
+    signature = infer_signature(example, proba)
+    if fitted.library == "sklearn":
+        info = mlflow.sklearn.log_model(fitted.model, name="model", signature=signature, input_example=example,
+                                        pyfunc_predict_fn="predict_proba",
+                                        skops_trusted_types=own_types(fitted.model))
+    else:
+        info = mlflow.spark.log_model(fitted.model, name="model", signature=signature)
+        mlflow.log_text(example.to_json(orient="records", indent=1), "input_example.json")
+    mlflow.set_tags({FLAVOR_TAG: fitted.library, "churnlake.candidate": fitted.name,
+                     "churnlake.model_file": model_uri})
+    return info.model_uri
+
+
 def main(args: argparse.Namespace, cfg: Config) -> JobResult:
-    """Load the gold training set, fit, evaluate on a held-out split, log and register."""
-    as_of = args.run_date.isoformat()
+    settings = training_settings(cfg)
+    run_date = args.run_date
     spark = get_spark(JOB, cfg)
     try:
-        when = F.col("as_of_date") == F.lit(as_of).cast("date")
-        features = read_table(spark, GOLD_CUSTOMER_FEATURES, cfg).where(when).drop("as_of_date")
-        labels = read_table(spark, GOLD_CHURN_LABELS, cfg).where(when).drop("as_of_date")
-        data = features.join(labels, "customer_id", "inner").toPandas()
+        ts = build_training_set(spark, cfg, settings, run_date)
+        train, test = split(ts, settings)
+        log.info("training set: %d rows (%d churners), %d features as of %s for labels of %s; sha256 %s",
+                 len(ts.frame), int(ts.frame[LABEL].sum()), len(ts.features), ts.feature_date, run_date, ts.sha256)
+        exp_id = configure_mlflow(cfg)
+        client = MlflowClient()
+        results, fitted_by_name = [], {}
+        plot_dir = Path(tempfile.mkdtemp(prefix="churnlake-train-"))
+        metric = settings.selection_metric
+        with mlflow.start_run(run_name=f"train-{run_date}", experiment_id=exp_id) as parent:
+            mlflow.set_tags({JOB_TAG: JOB, RUN_DATE_TAG: run_date.isoformat(),
+                             "churnlake.code_version": code_version() or "unknown"})
+            mlflow.log_params({**ts.inputs(), "candidates": ",".join(settings.candidates), "seed": settings.seed,
+                               "test_size": settings.test_size, "cv_folds": settings.cv_folds,
+                               "label_horizon_days": settings.label_horizon_days,
+                               "selection_metric": metric})
+            for name in settings.candidates:
+                log.info("candidate %s: grid search with %d-fold CV", name, settings.cv_folds)
+                fitted = fit_candidate(name, spark, train, test, ts.categorical, ts.numeric,
+                                       seed=settings.seed, folds=settings.cv_folds)
+                metrics = metrics_for(settings, test, fitted.test_proba)
+                with mlflow.start_run(run_name=f"{name}-{run_date}", nested=True) as child:
+                    model_uri = save_model_file(fitted, f"{settings.models_dir}/{cfg.registered_model}/"
+                                                f"{run_date}/{child.info.run_id}/{name}", cfg)
+                    mlflow.set_tags({"churnlake.parent_job": JOB, RUN_DATE_TAG: run_date.isoformat(),
+                                     "churnlake.code_version": code_version() or "unknown"})
+                    logged = log_candidate(fitted, metrics, ts, train, test, plot_dir, model_uri, spark)
+                log.info("candidate %s: cv_roc_auc %.4f test %s", name, fitted.cv_roc_auc,
+                         {k: round(v, 4) for k, v in metrics.items() if k in ("roc_auc", "pr_auc", "f1", "recall")})
+                fitted_by_name[name] = fitted
+                results.append({"name": name, "library": fitted.library, "params": fitted.params,
+                                "cv_roc_auc": fitted.cv_roc_auc, "metrics": metrics, "run_id": child.info.run_id,
+                                "model_uri": logged})
+            best = max(results, key=lambda r: r["metrics"][metric])
+            version = register(best["model_uri"], cfg.registered_model, best["library"],
+                               {"churnlake.training_set_sha256": ts.sha256, RUN_DATE_TAG: run_date.isoformat()})
+
+            def score_champion(champion) -> float:
+                flavor, model = load_model(client, cfg.registered_model, champion)
+                params = client.get_run(champion.run_id).data.params
+                features = params["features"].split(",") if "features" in params else ts.features
+                cat = [f for f in features if f in ts.categorical]
+                num = [f for f in features if f not in cat]
+                proba = scorer_for(flavor, model, spark, cat, num)(test[[KEY, *features]])
+                return metrics_for(settings, test, proba)[metric]
+
+            decision = gate(client, cfg.registered_model, version, metric, best["metrics"][metric], score_champion)
+            for key, value in decision.tags().items():
+                client.set_tag(best["run_id"], key, value)
+                client.set_model_version_tag(cfg.registered_model, version, key, value)
+            client.set_model_version_tag(cfg.registered_model, version, "churnlake.candidate", best["name"])
+            mlflow.set_tags({"churnlake.best_candidate": best["name"], "churnlake.registered_version": version,
+                             **decision.tags()})
+            mlflow.log_metrics({f"best_test_{k}": v for k, v in best["metrics"].items()})
+            evaluation.plot_curves(test[LABEL].to_numpy(), {n: f.test_proba for n, f in fitted_by_name.items()},
+                                   plot_dir / "all_roc.png", plot_dir / "all_pr.png")
+            summary = {
+                "title": f"churn-model training {run_date}",
+                "inputs": {**ts.inputs(), "mlflow_parent_run": parent.info.run_id,
+                           "code_version": code_version() or "unknown", "selection_metric": metric},
+                "candidates": results, "best": best["name"],
+                "gate": f"{best['name']} registered as {cfg.registered_model} version {version}. {decision.reason} "
+                        f"(basis: {decision.basis}).",
+                "plots": {"ROC curves": "all_roc.png", "Precision-recall curves": "all_pr.png",
+                          f"Confusion matrix ({best['name']})": f"{best['name']}_confusion.png",
+                          f"Feature importance ({best['name']})": f"{best['name']}_importance.png"},
+            }
+            paths = write_report(summary, cfg.reports_dir / "models" / run_date.isoformat(), plot_dir)
+            for path in paths.values():
+                mlflow.log_artifact(str(path), artifact_path="report")
+            mlflow.log_text(json.dumps(results, default=str, indent=1), "candidates.json")
+        log.info("best %s (%s %.4f) registered as version %s; %s", best["name"], metric,
+                 best["metrics"][metric], version, decision.reason)
+        return JobResult(rows_in=len(ts.frame), rows_out=len(results),
+                         details={"best": best["name"], f"test_{metric}": round(best["metrics"][metric], 4),
+                                  "model_version": version, "promoted": decision.promoted,
+                                  "report": str(paths["html"])})
     finally:
         spark.stop()
-    if data.empty:
-        raise ValueError(f"gold holds no labelled features as of {as_of}")
-    train, test = split(data, cfg.test_size, cfg.seed)
-    model = build_pipeline(cfg.seed)
-    model.fit(train[FEATURES], train[LABEL])
-    metrics = evaluate(test[LABEL].to_numpy(), model.predict_proba(test[FEATURES])[:, 1])
-
-    configure_mlflow(cfg)
-    with mlflow.start_run(run_name=f"logreg-baseline-{as_of}") as run:
-        mlflow.set_tags({JOB_TAG: JOB, RUN_DATE_TAG: as_of, "model_family": "sklearn.logistic_regression"})
-        mlflow.log_params({"C": 1.0, "class_weight": "balanced", "seed": cfg.seed,
-                           "test_size": cfg.test_size, "train_rows": len(train),
-                           "test_rows": len(test), "as_of_date": as_of})
-        mlflow.log_metrics(metrics)
-        sample = train[FEATURES].head(5)
-        info = mlflow.sklearn.log_model(
-            model, name="model", registered_model_name=cfg.registered_model,
-            signature=infer_signature(sample, model.predict_proba(sample)[:, 1]),
-            input_example=sample,
-            # SimpleImputer keeps the numpy dtype it was fitted on; skops asks for it to be named.
-            skops_trusted_types=["numpy.dtype"],
-        )
-    log.info("run %s metrics %s registered %s version %s", run.info.run_id, metrics,
-             cfg.registered_model, info.registered_model_version)
-    return JobResult(rows_in=len(data), rows_out=1,
-                     details={"run_id": run.info.run_id, **metrics,
-                              "model_version": info.registered_model_version})
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from churnlake import tables
 from churnlake.storage import LocalStore, delta_commits
 from luigi_tasks.base import PROJECT_ROOT
 from luigi_tasks.ingestion import BronzeAccessLogs, BronzeBilling, BronzeCrm, BronzeTickets, IngestAll
-from luigi_tasks.pipeline import GoldCustomerFeatures, Pipeline, SilverCustomers, TrainModel
+from luigi_tasks.pipeline import GoldCustomerFeatures, Pipeline, ScoreCustomers, SilverCustomers, TrainModel
 from luigi_tasks.schedule import HourlyIngestion
 from luigi_tasks.targets import DeltaCommitTarget, ValidationPassedTarget
 from luigi_tasks.validation import ValidateAll, ValidateBronze
@@ -24,8 +24,11 @@ def test_task_runs_its_job_through_the_wrapper_with_the_run_date():
     assert (PROJECT_ROOT / task.job_file).is_file()
 
 
-def test_dag_wiring_runs_every_source_and_ingest_to_train():
-    ingest, validate, silver, eda, online, train = list(Pipeline(run_date=DAY).requires())
+def test_dag_wiring_runs_every_source_and_ingest_to_scoring():
+    ingest, validate, silver, eda, online, score = list(Pipeline(run_date=DAY).requires())
+    assert isinstance(score, ScoreCustomers)
+    train, gold = score.requires()
+    assert isinstance(gold, GoldCustomerFeatures)
     assert isinstance(online.requires(), GoldCustomerFeatures)
     assert eda.program_args()[-3:] == [str(PROJECT_ROOT / "jobs/eda/customers.py"), "--run-date", "2026-11-27"]
     assert isinstance(eda.requires(), SilverCustomers)
@@ -48,7 +51,7 @@ def test_dag_wiring_runs_every_source_and_ingest_to_train():
         task = req[0] if isinstance(req, list) else req
         chain.append(type(task))
     assert chain == [GoldCustomerFeatures, SilverCustomers, ValidateBronze, BronzeCrm]
-    for task in sources + [train]:
+    for task in sources + [train, score]:
         assert (PROJECT_ROOT / task.job_file).is_file()
 
 

@@ -6,12 +6,13 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import luigi
 
-from luigi_tasks.notify import failure_message  # importing luigi_tasks registers the handler
+from luigi_tasks.notify import failure_message, notify  # importing luigi_tasks registers the handler
 from tests.conftest import lakehouse_env
 
 
 class Broken(luigi.Task):
     day = luigi.Parameter()
+    retry_count = 1  # one attempt: conf/luigi.cfg retries failed tasks (tests/integration/test_retries.py)
 
     def output(self):
         return luigi.LocalTarget("/nonexistent/never")
@@ -20,8 +21,8 @@ class Broken(luigi.Task):
         raise RuntimeError("Program failed\n2026-11-27 INFO x [job] FAILED after 3.2s: ValueError: bad input")
 
 
-def test_a_failed_task_is_logged_and_posted(tmp_path, monkeypatch):
-    received = []
+def start_hook(received: list) -> HTTPServer:
+    """A webhook on 127.0.0.1 that keeps the JSON bodies it receives."""
 
     class Hook(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 - http.server's naming
@@ -34,6 +35,12 @@ def test_a_failed_task_is_logged_and_posted(tmp_path, monkeypatch):
 
     server = HTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_failed_task_is_logged_and_posted(tmp_path, monkeypatch):
+    received = []
+    server = start_hook(received)
     for key, value in lakehouse_env(tmp_path).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("CHURNLAKE_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
@@ -44,6 +51,7 @@ def test_a_failed_task_is_logged_and_posted(tmp_path, monkeypatch):
     alerts = [json.loads(line) for line in (tmp_path / "logs" / "alerts.log").read_text().splitlines()]
     assert len(alerts) == 1 and alerts[0]["task"] == "Broken" and alerts[0]["params"] == {"day": "2026-11-27"}
     assert alerts[0]["error"] == "FAILED after 3.2s: ValueError: bad input"
+    assert (alerts[0]["attempt"], alerts[0]["max_attempts"], alerts[0]["will_retry"]) == (1, 1, False)
     assert len(received) == 1
     assert received[0]["text"] == "churnlake: Broken failed: FAILED after 3.2s: ValueError: bad input"
 
@@ -59,3 +67,18 @@ def test_an_unreachable_webhook_does_not_break_the_run(tmp_path, monkeypatch):
 def test_the_message_falls_back_to_the_start_of_the_error():
     msg = failure_message(Broken(day="d"), RuntimeError("x" * 900))
     assert msg["error"] == "x" * 500 and msg["error_type"] == "RuntimeError" and msg["task_id"].startswith("Broken")
+
+
+def test_a_failure_that_will_be_retried_says_so(tmp_path, monkeypatch):
+    received = []
+    server = start_hook(received)
+    for key, value in lakehouse_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("CHURNLAKE_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
+    message = {**failure_message(Broken(day="d"), RuntimeError("boom")), "attempt": 1, "max_attempts": 2,
+               "will_retry": True}
+    try:
+        notify(message)
+    finally:
+        server.shutdown()
+    assert received[0]["text"] == "churnlake: Broken failed (attempt 1 of 2, will be retried): boom"

@@ -1,0 +1,229 @@
+"""Model candidates: scikit-learn and Spark MLlib, each with a small cross-validated search.
+
+Every candidate gets the same stratified train/test split (made once, by the caller) and
+returns a :class:`Fitted`: the best model, its parameters, the mean cross-validated ROC-AUC
+on the training rows, test-set probabilities and feature importances.
+
+Class imbalance (26.5 % churners): class weights, not resampling — ``class_weight=
+"balanced"`` (logistic regression, random forest), balanced sample weights (gradient
+boosting), a balanced ``weightCol`` (MLlib). The operating threshold stays 0.5, where
+balanced weights put it near the recall/precision trade-off the problem formulation asks for.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+LABEL = "churned"
+KEY = "customer_id"
+
+
+@dataclass
+class Fitted:
+    name: str
+    library: str  # "sklearn" | "mllib"
+    model: Any  # sklearn Pipeline | pyspark PipelineModel
+    params: dict[str, Any]
+    cv_roc_auc: float
+    test_proba: np.ndarray
+    importances: pd.Series  # feature (after encoding) -> importance, largest first
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# Modest grids: 2-3 settings each, chosen for a few thousand rows on a small machine.
+SKLEARN_GRIDS = {
+    "sk_logreg": {"model__C": [0.1, 1.0, 10.0]},
+    "sk_random_forest": {"model__max_depth": [6, 12], "model__min_samples_leaf": [5]},
+    "sk_gradient_boosting": {"model__learning_rate": [0.05, 0.1], "model__max_depth": [3]},
+}
+MLLIB_GRIDS = {
+    "mllib_logreg": {"regParam": [0.0, 0.01]},
+    "mllib_random_forest": {"maxDepth": [5, 8]},
+}
+
+
+def balanced_weights(y: np.ndarray) -> np.ndarray:
+    """Per-row weights n / (2 * n_class): both classes weigh the same in total."""
+    y = np.asarray(y)
+    counts = np.bincount(y, minlength=2).astype(float)
+    return len(y) / (2.0 * counts[y])
+
+
+def _sklearn_estimator(name: str, seed: int):
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    if name == "sk_logreg":
+        return LogisticRegression(max_iter=3000, class_weight="balanced", random_state=seed)
+    if name == "sk_random_forest":
+        return RandomForestClassifier(n_estimators=200, class_weight="balanced_subsample", n_jobs=2,
+                                      random_state=seed)
+    if name == "sk_gradient_boosting":
+        return GradientBoostingClassifier(n_estimators=150, subsample=0.8, random_state=seed)
+    raise ValueError(f"unknown scikit-learn candidate {name!r}")
+
+
+def sklearn_pipeline(name: str, categorical: list[str], numeric: list[str], seed: int):
+    """One-hot categories; median-impute and scale numbers; the candidate's estimator."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    pre = ColumnTransformer([
+        ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
+        ("num", Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                          ("scale", StandardScaler())]), numeric),
+    ])
+    return Pipeline([("preprocess", pre), ("model", _sklearn_estimator(name, seed))])
+
+
+def fit_sklearn(name: str, train: pd.DataFrame, test: pd.DataFrame, categorical: list[str], numeric: list[str],
+                *, seed: int, folds: int) -> Fitted:
+    """Grid search with stratified folds (ROC-AUC), refit on all training rows."""
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    features = categorical + numeric
+    search = GridSearchCV(sklearn_pipeline(name, categorical, numeric, seed), SKLEARN_GRIDS[name],
+                          scoring="roc_auc", cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+                          n_jobs=1, refit=True)
+    fit_params = {}
+    if name == "sk_gradient_boosting":
+        fit_params["model__sample_weight"] = balanced_weights(train[LABEL].to_numpy())
+    search.fit(train[features], train[LABEL], **fit_params)
+    best = search.best_estimator_
+    names = best.named_steps["preprocess"].get_feature_names_out()
+    est = best.named_steps["model"]
+    raw = np.abs(est.coef_[0]) if hasattr(est, "coef_") else est.feature_importances_
+    params = {k.removeprefix("model__"): v for k, v in search.best_params_.items()}
+    return Fitted(name, "sklearn", best, params, float(search.best_score_),
+                  best.predict_proba(test[features])[:, 1],
+                  pd.Series(raw, index=names).sort_values(ascending=False))
+
+
+def spark_frame(spark, frame: pd.DataFrame, categorical: list[str], numeric: list[str]):
+    """A Spark DataFrame of the training columns: categories as text, numbers as double."""
+    from pyspark.sql import types as T
+
+    schema = T.StructType(
+        [T.StructField(KEY, T.StringType())]
+        + [T.StructField(c, T.StringType()) for c in categorical]
+        + [T.StructField(c, T.DoubleType()) for c in numeric]
+        + ([T.StructField(LABEL, T.DoubleType())] if LABEL in frame.columns else []))
+    cols = [f.name for f in schema.fields]
+    rows = frame[cols].astype({c: "float64" for c in numeric + ([LABEL] if LABEL in frame.columns else [])})
+    records = [tuple(None if (isinstance(v, float) and np.isnan(v)) else v for v in r)
+               for r in rows.itertuples(index=False, name=None)]
+    return spark.createDataFrame(records, schema)
+
+
+def mllib_pipeline(name: str, categorical: list[str], numeric: list[str], seed: int):
+    """Index + one-hot categories (unknown kept), median-impute numbers, assemble, the estimator."""
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression, RandomForestClassifier
+    from pyspark.ml.feature import Imputer, OneHotEncoder, StandardScaler, StringIndexer, VectorAssembler
+
+    idx = [f"{c}__idx" for c in categorical]
+    ohe = [f"{c}__ohe" for c in categorical]
+    imp = [f"{c}__imp" for c in numeric]
+    stages = [
+        StringIndexer(inputCols=categorical, outputCols=idx, handleInvalid="keep", stringOrderType="alphabetAsc"),
+        OneHotEncoder(inputCols=idx, outputCols=ohe, handleInvalid="keep", dropLast=True),
+        Imputer(inputCols=numeric, outputCols=imp, strategy="median"),
+        VectorAssembler(inputCols=ohe + imp, outputCol="assembled", handleInvalid="keep"),
+    ]
+    if name == "mllib_logreg":
+        stages += [StandardScaler(inputCol="assembled", outputCol="features", withMean=True, withStd=True),
+                   LogisticRegression(featuresCol="features", labelCol=LABEL, weightCol="weight", maxIter=200)]
+    elif name == "mllib_random_forest":
+        stages.append(RandomForestClassifier(featuresCol="assembled", labelCol=LABEL, weightCol="weight",
+                                             numTrees=100, minInstancesPerNode=5, seed=seed))
+    else:
+        raise ValueError(f"unknown MLlib candidate {name!r}")
+    return Pipeline(stages=stages)
+
+
+def constant_for_empty(frame: pd.DataFrame, numeric: list[str]) -> list[str]:
+    """Numeric columns with no value at all (MLlib's Imputer cannot take a median of nothing)."""
+    return [c for c in numeric if frame[c].isna().all()]
+
+
+def fit_mllib(spark, name: str, train: pd.DataFrame, test: pd.DataFrame, categorical: list[str],
+              numeric: list[str], *, seed: int, folds: int) -> Fitted:
+    """CrossValidator over a small grid (ROC-AUC), best model refit on all training rows."""
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+    from pyspark.sql import functions as F
+
+    empty = constant_for_empty(train, numeric)
+    if empty:  # same treatment as sklearn's keep_empty_features: a constant 0 column
+        log.warning("%s: no values at all in %s; used as constant 0", name, ", ".join(empty))
+        train, test = train.fillna({c: 0.0 for c in empty}), test.fillna({c: 0.0 for c in empty})
+    weights = balanced_weights(train[LABEL].to_numpy())
+    w0, w1 = float(weights[train[LABEL].to_numpy() == 0][0]), float(weights[train[LABEL].to_numpy() == 1][0])
+    sdf = spark_frame(spark, train, categorical, numeric).withColumn(
+        "weight", F.when(F.col(LABEL) == 1, F.lit(w1)).otherwise(F.lit(w0))).cache()
+    pipeline = mllib_pipeline(name, categorical, numeric, seed)
+    est = pipeline.getStages()[-1]
+    grid = ParamGridBuilder()
+    for param, values in MLLIB_GRIDS[name].items():
+        grid = grid.addGrid(est.getParam(param), values)
+    maps = grid.build()
+    evaluator = BinaryClassificationEvaluator(labelCol=LABEL, rawPredictionCol="rawPrediction",
+                                              metricName="areaUnderROC")
+    cv = CrossValidator(estimator=pipeline, estimatorParamMaps=maps, evaluator=evaluator, numFolds=folds,
+                        seed=seed, parallelism=2)
+    cv_model = cv.fit(sdf)
+    best_i = int(np.argmax(cv_model.avgMetrics))
+    best = cv_model.bestModel
+    scored = best.transform(spark_frame(spark, test, categorical, numeric)).select(
+        KEY, vector_to_array("probability")[1].alias("p"))
+    proba = scored.toPandas().set_index(KEY).loc[test[KEY], "p"].to_numpy()
+    sdf.unpersist()
+    params = {p.name: v for p, v in maps[best_i].items()}
+    return Fitted(name, "mllib", best, params, float(cv_model.avgMetrics[best_i]), proba,
+                  mllib_importances(best, spark_frame(spark, train.head(5), categorical, numeric)),
+                  extra={"empty_columns": empty})
+
+
+def mllib_importances(model, sample) -> pd.Series:
+    """Importance per encoded feature: |coefficient| (logistic regression, scaled inputs) or the
+    forest's impurity importance, named from the assembled vector's attributes."""
+    out = model.transform(sample)
+    column = "features" if "features" in out.columns else "assembled"
+    attrs = out.schema[column].metadata.get("ml_attr", {}).get("attrs", {})
+    names = {a["idx"]: a["name"] for group in attrs.values() for a in group}
+    est = model.stages[-1]
+    values = (np.abs(est.coefficients.toArray()) if hasattr(est, "coefficients")
+              else est.featureImportances.toArray())
+    return pd.Series(values, index=[names.get(i, f"f{i}") for i in range(len(values))]).sort_values(ascending=False)
+
+
+def fit_candidate(name: str, spark, train: pd.DataFrame, test: pd.DataFrame, categorical: list[str],
+                  numeric: list[str], *, seed: int, folds: int) -> Fitted:
+    if name.startswith("sk_"):
+        return fit_sklearn(name, train, test, categorical, numeric, seed=seed, folds=folds)
+    return fit_mllib(spark, name, train, test, categorical, numeric, seed=seed, folds=folds)
+
+
+def scorer_for(flavor: str, model, spark, categorical: list[str], numeric: list[str]
+               ) -> Callable[[pd.DataFrame], np.ndarray]:
+    """A function rows -> churn probabilities for a loaded model of either library."""
+    if flavor == "sklearn":
+        return lambda frame: model.predict_proba(frame[categorical + numeric])[:, 1]
+
+    def score(frame: pd.DataFrame) -> np.ndarray:
+        from pyspark.ml.functions import vector_to_array
+
+        scored = model.transform(spark_frame(spark, frame, categorical, numeric)).select(
+            KEY, vector_to_array("probability")[1].alias("p")).toPandas().set_index(KEY)
+        return scored.loc[frame[KEY], "p"].to_numpy()
+
+    return score

@@ -1,0 +1,95 @@
+"""The model registry: register the best candidate, and the champion gate.
+
+Every training run registers its best candidate as a new version of ``churn-model``. The
+``champion`` alias moves to it only when it beats the current champion on the selection
+metric, both measured on *this* run's test set (the champion is loaded and re-scored, so the
+comparison is like for like). When the champion cannot be scored (its features no longer
+exist), its own logged test metric is used instead, and the decision says so. The decision
+— promoted or not, and why — is recorded as tags on the candidate's run and model version.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+log = logging.getLogger(__name__)
+CHAMPION = "champion"
+FLAVOR_TAG = "churnlake.flavor"
+DECISION_TAG = "churnlake.gate.decision"
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promoted: bool
+    version: str
+    champion_before: str | None
+    challenger_score: float
+    champion_score: float | None
+    basis: str
+    reason: str
+
+    def tags(self) -> dict[str, str]:
+        return {DECISION_TAG: "promoted" if self.promoted else "kept_champion",
+                "churnlake.gate.reason": self.reason,
+                "churnlake.gate.champion_before": self.champion_before or "none",
+                "churnlake.gate.basis": self.basis}
+
+
+def current_champion(client: MlflowClient, name: str):
+    """The model version the ``champion`` alias points to, or None."""
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def gate(client: MlflowClient, name: str, version: str, metric: str, challenger_score: float,
+         score_champion: Callable[[object], float]) -> GateDecision:
+    """Move ``champion`` to ``version`` only if it beats the current champion on ``metric``."""
+    champion = current_champion(client, name)
+    version = str(version)
+    if champion is None:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        return GateDecision(True, version, None, challenger_score, None, "no champion yet",
+                            f"first champion: version {version} ({metric} {challenger_score:.4f})")
+    try:
+        champion_score, basis = float(score_champion(champion)), "re-scored on this run's test set"
+    except Exception as exc:  # noqa: BLE001 - fall back to the champion's own logged metric
+        logged = client.get_run(champion.run_id).data.metrics.get(f"test_{metric}")
+        if logged is None:
+            raise ValueError(f"cannot compare with champion version {champion.version}: it could not be "
+                             f"scored ({exc}) and its run logged no test_{metric}") from exc
+        champion_score = float(logged)
+        basis = f"champion's logged test_{metric} (could not re-score it: {str(exc).splitlines()[0][:160]})"
+    before = str(champion.version)
+    if challenger_score > champion_score:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        return GateDecision(True, version, before, challenger_score, champion_score, basis,
+                            f"version {version} beats champion version {before} on {metric}: "
+                            f"{challenger_score:.4f} > {champion_score:.4f}")
+    return GateDecision(False, version, before, challenger_score, champion_score, basis,
+                        f"champion version {before} kept: challenger version {version} {metric} "
+                        f"{challenger_score:.4f} does not beat {champion_score:.4f}")
+
+
+def register(model_uri: str, name: str, flavor: str, tags: dict[str, str]) -> str:
+    """Register a logged model (its ``models:/m-…`` URI) as a new version of ``name``; returns it."""
+    mv = mlflow.register_model(model_uri, name, tags={FLAVOR_TAG: flavor, **tags})
+    return str(mv.version)
+
+
+def load_model(client: MlflowClient, name: str, version) -> tuple[str, object]:
+    """(flavor, model) of a registered version: a scikit-learn Pipeline or an MLlib PipelineModel."""
+    flavor = version.tags.get(FLAVOR_TAG) or client.get_run(version.run_id).data.tags.get(FLAVOR_TAG)
+    uri = f"models:/{name}/{version.version}"
+    if flavor == "sklearn":
+        return flavor, mlflow.sklearn.load_model(uri)
+    if flavor == "mllib":
+        return flavor, mlflow.spark.load_model(uri)
+    raise ValueError(f"model {name} version {version.version} has no known flavor tag ({FLAVOR_TAG}={flavor!r})")

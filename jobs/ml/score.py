@@ -1,0 +1,106 @@
+"""Batch scoring: every active customer scored by ``models:/churn-model@champion`` into gold.
+
+    ./spark-submit.sh jobs/ml/score.py --run-date 2026-11-27
+
+Active customers are those labelled on the run date who have not churned. Their features come
+through the feature store (point-in-time, as of the end of the run date: the snapshot the
+online store serves too). The champion is resolved by alias once, so every row of a run
+carries the same model version. Writes ``gold.churn_predictions`` (partition ``as_of_date``,
+replaced by a rerun) with probability, rank, the contact-budget flag and the model version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+
+import pandas as pd
+from mlflow.tracking import MlflowClient
+from pyspark.sql import functions as F
+
+from churnlake.config import Config
+from churnlake.delta import read_table, register_in_catalog, replace_rows
+from churnlake.features.offline import get_historical_features
+from churnlake.features.registry import load_registry
+from churnlake.jobrun import JobResult, commit_metadata, job_arg_parser, run_job
+from churnlake.ml.candidates import KEY, scorer_for
+from churnlake.ml.evaluation import contact_list
+from churnlake.ml.registry import CHAMPION, current_champion, load_model
+from churnlake.ml.settings import training_settings
+from churnlake.ml.tracking import configure_mlflow
+from churnlake.ml.training_set import GROUP
+from churnlake.schemas import conform, struct
+from churnlake.spark import get_spark
+from churnlake.tables import GOLD_CHURN_LABELS, GOLD_CHURN_PREDICTIONS
+
+JOB = "ml_score"
+log = logging.getLogger(JOB)
+
+
+def rank_scores(scores: pd.DataFrame, budget: float) -> pd.DataFrame:
+    """Add ``risk_rank`` (1 = highest probability; ties by customer id) and ``in_contact_budget``."""
+    out = scores.sort_values(["churn_probability", KEY], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+    out["risk_rank"] = range(1, len(out) + 1)
+    top = set(contact_list(out["churn_probability"].to_numpy(), budget)) if len(out) else set()
+    out["in_contact_budget"] = [i in top for i in range(len(out))]
+    return out
+
+
+def main(args: argparse.Namespace, cfg: Config) -> JobResult:
+    settings = training_settings(cfg)
+    configure_mlflow(cfg)
+    client = MlflowClient()
+    champion = current_champion(client, cfg.registered_model)
+    if champion is None:
+        raise ValueError(f"models:/{cfg.registered_model}@{CHAMPION} does not exist: train a model first "
+                         "(jobs/ml/train.py)")
+    spark = get_spark(JOB, cfg, catalog=True)
+    try:
+        flavor, model = load_model(client, cfg.registered_model, champion)
+        features = client.get_run(champion.run_id).data.params["features"].split(",")
+        day = args.run_date.isoformat()
+        active = (read_table(spark, GOLD_CHURN_LABELS, cfg)
+                  .where((F.col("as_of_date") == F.lit(day).cast("date")) & (F.col("churned") == 0))
+                  .select(KEY))
+        event_ts = dt.datetime.combine(args.run_date + dt.timedelta(days=1), dt.time())
+        entities = active.withColumn("event_timestamp", F.lit(event_ts).cast("timestamp"))
+        joined, retrieval = get_historical_features(spark, cfg, entities, features=features)
+        frame = joined.toPandas()
+        if frame.empty:
+            raise ValueError(f"no active customers labelled on {day} (gold.churn_labels)")
+        missing = frame["feature_snapshot_date"].isna()
+        if missing.any():
+            log.warning("%d active customers have no feature snapshot up to %s; not scored", int(missing.sum()), day)
+        frame = frame.loc[~missing]
+        strings = {f.name for f in load_registry()[GROUP].features if f.dtype == "string"}
+        cat = [f for f in features if f in strings]
+        num = [f for f in features if f not in strings]
+        proba = scorer_for(flavor, model, spark, cat, num)(frame[[KEY, *features]])
+        scored = rank_scores(pd.DataFrame({KEY: frame[KEY].to_numpy(), "churn_probability": proba,
+                                           "feature_snapshot_date": frame["feature_snapshot_date"].to_numpy()}),
+                             settings.contact_budget)
+        scored_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        out = (spark.createDataFrame(scored)
+               .withColumn("model_name", F.lit(cfg.registered_model))
+               .withColumn("model_version", F.lit(str(champion.version)))
+               .withColumn("model_run_id", F.lit(champion.run_id))
+               .withColumn("features_delta_version", F.lit(retrieval.delta_version).cast("long"))
+               .withColumn("scored_at", F.lit(scored_at).cast("timestamp"))
+               .withColumn("feature_snapshot_date", F.col("feature_snapshot_date").cast("date"))
+               .withColumn("as_of_date", F.lit(day).cast("date")))
+        out = conform(out, struct(cfg, "gold", "churn_predictions"), "gold.churn_predictions")
+        replace_rows(out, GOLD_CHURN_PREDICTIONS, cfg, replace_where=f"as_of_date = '{day}'",
+                     metadata=commit_metadata(JOB, args.run_date, model_version=str(champion.version),
+                                              features_delta_version=retrieval.delta_version))
+        register_in_catalog(spark, GOLD_CHURN_PREDICTIONS, cfg)
+        return JobResult(rows_in=len(frame) + int(missing.sum()), rows_out=len(scored),
+                         details={"model_version": str(champion.version), "flavor": flavor,
+                                  "in_contact_budget": int(scored["in_contact_budget"].sum()),
+                                  "mean_probability": round(float(scored["churn_probability"].mean()), 4)})
+    finally:
+        spark.stop()
+
+
+if __name__ == "__main__":
+    run_job(JOB, main, job_arg_parser(__doc__.splitlines()[0]))

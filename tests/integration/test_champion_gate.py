@@ -1,0 +1,94 @@
+"""The champion gate against a real MLflow registry (SQLite backend, local artifacts)."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from churnlake.ml.registry import CHAMPION, DECISION_TAG, current_champion, gate, load_model, register
+
+pytestmark = pytest.mark.integration
+NAME = "gate-test-model"
+
+
+@pytest.fixture()
+def registry(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    exp = mlflow.create_experiment("gate", artifact_location=(tmp_path / "artifacts").as_uri())
+    yield MlflowClient(), exp
+    mlflow.set_tracking_uri(None)
+
+
+def data(seed: int, n: int = 400):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    y = (x[:, 0] + 0.3 * rng.normal(size=n) > 0.6).astype(int)
+    return pd.DataFrame(x, columns=["a", "b", "c"]), y
+
+
+def train_and_register(exp: str, features: list[str], seed: int) -> tuple[str, float]:
+    """Fit on ``features`` only (["a"] is informative, ["b"] is noise), log, register."""
+    x, y = data(seed)
+    test_x, test_y = data(99)
+    model = LogisticRegression().fit(x[features], y)
+    score = roc_auc_score(test_y, model.predict_proba(test_x[features])[:, 1])
+    with mlflow.start_run(experiment_id=exp) as run:
+        mlflow.log_param("features", ",".join(features))
+        mlflow.log_metric("test_roc_auc", score)
+        info = mlflow.sklearn.log_model(model, name="model", skops_trusted_types=["numpy.dtype"])
+    return register(info.model_uri, NAME, "sklearn", {}), score
+
+
+def rescore(client):
+    test_x, test_y = data(99)
+
+    def score(champion) -> float:
+        flavor, model = load_model(client, NAME, champion)
+        features = client.get_run(champion.run_id).data.params["features"].split(",")
+        assert flavor == "sklearn"
+        return roc_auc_score(test_y, model.predict_proba(test_x[features])[:, 1])
+
+    return score
+
+
+def test_gate_keeps_a_better_champion_and_promotes_a_better_challenger(registry):
+    client, exp = registry
+    v1, good = train_and_register(exp, ["a"], seed=1)
+    first = gate(client, NAME, v1, "roc_auc", good, rescore(client))
+    assert first.promoted and str(current_champion(client, NAME).version) == v1
+
+    v2, weak = train_and_register(exp, ["b"], seed=2)
+    assert weak < good
+    kept = gate(client, NAME, v2, "roc_auc", weak, rescore(client))
+    assert not kept.promoted
+    assert str(current_champion(client, NAME).version) == v1  # the better champion stays
+    assert kept.champion_score == pytest.approx(good)
+    assert kept.basis == "re-scored on this run's test set"
+    assert f"champion version {v1} kept" in kept.reason and "does not beat" in kept.reason
+    assert kept.tags()[DECISION_TAG] == "kept_champion"
+
+    v3, better = train_and_register(exp, ["a", "c"], seed=3)
+    promoted = gate(client, NAME, v3, "roc_auc", good + 0.01, rescore(client))
+    assert promoted.promoted and str(client.get_model_version_by_alias(NAME, CHAMPION).version) == v3
+    assert f"beats champion version {v1}" in promoted.reason
+
+
+def test_gate_falls_back_to_the_logged_metric_when_the_champion_cannot_be_scored(registry):
+    client, exp = registry
+    v1, good = train_and_register(exp, ["a"], seed=1)
+    gate(client, NAME, v1, "roc_auc", good, rescore(client))
+    v2, _ = train_and_register(exp, ["a"], seed=5)
+
+    def broken(champion):
+        raise KeyError("column 'a' is gone")
+
+    decision = gate(client, NAME, v2, "roc_auc", good - 0.05, broken)
+    assert not decision.promoted and decision.champion_score == pytest.approx(good)
+    assert decision.basis.startswith("champion's logged test_roc_auc (could not re-score it")

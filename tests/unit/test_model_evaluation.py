@@ -1,0 +1,69 @@
+"""Model metrics, the business metric, class weights, the ranking of scores and the training-set hash."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnlake.features.registry import load_registry
+from churnlake.ml.candidates import balanced_weights, constant_for_empty
+from churnlake.ml.evaluation import business_metrics, contact_list, evaluate
+from churnlake.ml.training_set import content_hash, model_features
+
+
+def test_metrics_on_a_hand_checked_example():
+    y = np.array([1, 1, 0, 0, 0, 1, 0, 0, 0, 0])
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.1, 0.4, 0.2, 0.3, 0.05, 0.0])
+    m = evaluate(y, p, threshold=0.5, monthly_charges=np.full(10, 100.0), budget=0.2, save_rate=0.5)
+    # predicted positive: 0.9, 0.8, 0.7, 0.6 -> TP 2, FP 2; churner at 0.4 missed.
+    assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (2, 2, 1, 5)
+    assert m["precision"] == pytest.approx(0.5) and m["recall"] == pytest.approx(2 / 3)
+    assert m["accuracy"] == pytest.approx(0.7)
+    # Top 20 % = the two highest scores, both churners: 2 x 100 x 12 x 0.5 retained.
+    assert m["retained_revenue"] == pytest.approx(1200.0)
+    # A random list of 2 of 10 reaches 2/10 of the 3 churners' value: 0.6 x 600.
+    assert m["random_retained_revenue"] == pytest.approx(360.0)
+    assert m["revenue_lift"] == pytest.approx(1200 / 360)
+    assert m["top_budget_lift"] == pytest.approx(1.0 / 0.3)
+    assert 0.0 <= m["pr_auc"] <= 1.0 and m["roc_auc"] == pytest.approx(19 / 21)
+
+
+def test_contact_list_takes_at_least_one_and_breaks_ties_by_position():
+    assert list(contact_list(np.array([0.2, 0.9, 0.9, 0.1]), 0.5)) == [1, 2]
+    assert list(contact_list(np.array([0.2, 0.1]), 0.01)) == [0]
+
+
+def test_business_metrics_without_charges_keep_the_lift():
+    out = business_metrics(np.array([1, 0, 0, 0]), np.array([0.9, 0.1, 0.2, 0.3]), None, budget=0.25, save_rate=0.3)
+    assert out == {"top_budget_churn_rate": 1.0, "top_budget_lift": 4.0}
+
+
+def test_balanced_weights_make_both_classes_weigh_the_same():
+    y = np.array([1, 0, 0, 0])
+    w = balanced_weights(y)
+    assert w[y == 1].sum() == pytest.approx(w[y == 0].sum()) == pytest.approx(2.0)
+
+
+def test_all_empty_numeric_columns_are_found():
+    frame = pd.DataFrame({"a": [1.0, None], "b": [None, None]})
+    assert constant_for_empty(frame, ["a", "b"]) == ["b"]
+
+
+def test_content_hash_sees_any_change():
+    frame = pd.DataFrame({"customer_id": ["a", "b"], "x": [1.0, None], "churned": [0, 1]})
+    same = frame.copy()
+    assert content_hash(frame) == content_hash(same)
+    changed = frame.copy()
+    changed.loc[1, "x"] = 0.0
+    assert content_hash(changed) != content_hash(frame)
+    assert content_hash(frame.rename(columns={"x": "y"})) != content_hash(frame)
+
+
+def test_model_features_leave_out_the_excluded_tags():
+    group = load_registry()["customer_churn"]
+    cat, num = model_features(group, ("web",))
+    web = {f.name for f in group.features if "web" in f.tags}
+    assert web and not web & set(cat + num)
+    assert "contract" in cat and "tenure_months" in num
+    assert len(cat) + len(num) == len(group.features) - len(web)
