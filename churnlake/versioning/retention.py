@@ -94,6 +94,23 @@ def vacuum(spark: SparkSession, cfg: Config, tables: list[Table], *, dry_run: bo
     Returns, per table, the number of files deleted (or that would be, with ``dry_run``)."""
     hours = policy(cfg).vacuum_hours
     out = {}
+    # VACUUM lists a table's folders with spark.sql.sources.parallelPartitionDiscovery.parallelism
+    # tasks (default 10,000): minutes of empty tasks per table on a small machine. The cluster's
+    # own parallelism is plenty.
+    key = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+    previous = spark.conf.get(key, None)
+    spark.conf.set(key, str(max(2, spark.sparkContext.defaultParallelism)))
+    try:
+        return _vacuum_each(spark, cfg, tables, hours, dry_run, out)
+    finally:
+        if previous is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, previous)
+
+
+def _vacuum_each(spark: SparkSession, cfg: Config, tables: list[Table], hours: int, dry_run: bool,
+                 out: dict[str, int]) -> dict[str, int]:
     for table in tables:
         if not table_exists(spark, table, cfg):
             continue

@@ -71,12 +71,22 @@ def save_model_file(fitted: Fitted, uri: str, cfg: Config) -> str:
     return target
 
 
+# Types our candidates' skops files hold beyond skops' defaults, reviewed: numpy dtypes (imputer
+# state) and scikit-learn's tree node storage (forests, gradient boosting).
+TRUSTED_TYPES = ("numpy.dtype", "sklearn.tree._tree.Tree")
+
+
 def own_types(model) -> list[str]:
-    """The types skops must be told to trust to load a model we just fitted ourselves (trees,
-    loss objects, numpy dtypes): the list skops itself reports for this model's bytes."""
+    """The extra types this model's skops file needs, all from TRUSTED_TYPES; anything else is an
+    error (a new estimator must be reviewed before its files are trusted)."""
     import skops.io
 
-    return skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    needed = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    unknown = sorted(set(needed) - set(TRUSTED_TYPES))
+    if unknown:
+        raise ValueError(f"model holds types not reviewed for skops loading: {', '.join(unknown)} "
+                         "(add them to TRUSTED_TYPES in jobs/ml/train.py after review)")
+    return sorted(set(needed) | {"numpy.dtype"})
 
 
 def log_candidate(fitted: Fitted, metrics: dict, ts: TrainingSet, train: pd.DataFrame, test: pd.DataFrame,
@@ -105,7 +115,7 @@ def log_candidate(fitted: Fitted, metrics: dict, ts: TrainingSet, train: pd.Data
                                         pyfunc_predict_fn="predict_proba",
                                         skops_trusted_types=own_types(fitted.model))
     else:
-        info = mlflow.spark.log_model(fitted.model, name="model", signature=signature)
+        info = mlflow.spark.log_model(fitted.model, artifact_path="model", signature=signature)
         mlflow.log_text(example.to_json(orient="records", indent=1), "input_example.json")
     mlflow.set_tags({FLAVOR_TAG: fitted.library, "churnlake.candidate": fitted.name,
                      "churnlake.model_file": model_uri})
