@@ -140,7 +140,8 @@ def mllib_pipeline(name: str, categorical: list[str], numeric: list[str], seed: 
     ]
     if name == "mllib_logreg":
         stages += [StandardScaler(inputCol="assembled", outputCol="features", withMean=True, withStd=True),
-                   LogisticRegression(featuresCol="features", labelCol=LABEL, weightCol="weight", maxIter=100)]
+                   LogisticRegression(featuresCol="features", labelCol=LABEL, weightCol="weight", maxIter=50,
+                                      tol=1e-5)]
     elif name == "mllib_random_forest":
         stages.append(RandomForestClassifier(featuresCol="assembled", labelCol=LABEL, weightCol="weight",
                                              numTrees=100, minInstancesPerNode=5, seed=seed))

@@ -16,14 +16,24 @@ pytestmark = pytest.mark.integration
 NAME = "gate-test-model"
 
 
-@pytest.fixture()
-def registry(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """One MLflow store for the module (creating the SQLite schema takes ~30 s)."""
+    base = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{base / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    exp = mlflow.create_experiment("gate", artifact_location=(tmp_path / "artifacts").as_uri())
-    yield MlflowClient(), exp
+    exp = mlflow.create_experiment("gate", artifact_location=(base / "artifacts").as_uri())
+    yield exp
     mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture()
+def registry(store):
+    """A clean registered model for each test (the runs may stay)."""
+    client = MlflowClient()
+    yield client, store
+    client.delete_registered_model(NAME)
 
 
 def data(seed: int, n: int = 400):
