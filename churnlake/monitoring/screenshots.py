@@ -114,7 +114,7 @@ def luigi_pages(base_url: str, run_date: dt.date) -> list[Page | Skipped]:
 
 
 def mlflow_page(ui_url: str, experiment: str) -> Page | Skipped:
-    """The runs list of ``experiment`` in the MLflow UI, expecting its newest run's name."""
+    """The runs list of ``experiment`` in the MLflow UI, expecting its newest top-level run's name."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
@@ -123,7 +123,10 @@ def mlflow_page(ui_url: str, experiment: str) -> Page | Skipped:
         exp = client.get_experiment_by_name(experiment)
         if exp is None:
             return Skipped("mlflow-runs", f"the MLflow server at {ui_url} has no experiment {experiment!r}")
-        runs = client.search_runs([exp.experiment_id], max_results=1, order_by=["attributes.start_time DESC"])
+        # Top-level runs only: the UI lists nested (candidate) runs collapsed under their parent.
+        runs = [r for r in client.search_runs([exp.experiment_id], max_results=50,
+                                              order_by=["attributes.start_time DESC"])
+                if "mlflow.parentRunId" not in r.data.tags][:1]
     except (MlflowException, OSError) as exc:
         raise RuntimeError(f"{ui_url} does not answer as an MLflow tracking server: {exc}") from exc
     expect = (experiment, runs[0].info.run_name) if runs else (experiment,)

@@ -185,10 +185,12 @@ def key_metric(models: list[dict], preferred: str | None = None) -> tuple[str | 
     ``preferred`` (the training's selection metric) comes before :data:`PREFERRED_METRICS`.
     For a loss (``log_loss``, ``brier``) the lowest value is the best.
     """
-    for name in ([preferred] if preferred else []) + list(PREFERRED_METRICS):
-        values = [m["metrics"][name] for m in models if name in (m.get("metrics") or {})]
-        if values:
-            return name, (min(values) if name in ("log_loss", "brier") else max(values))
+    for base in ([preferred] if preferred else []) + list(PREFERRED_METRICS):
+        # Training logs held-out metrics as test_<name> (jobs/ml/train.py); plain names count too.
+        for name in (base, f"test_{base}"):
+            values = [m["metrics"][name] for m in models if name in (m.get("metrics") or {})]
+            if values:
+                return name, (min(values) if base in ("log_loss", "brier") else max(values))
     return None, None
 
 
@@ -196,6 +198,7 @@ def metric_columns(models: list[dict], limit: int = 8, preferred: str | None = N
     """Metric names to show as columns: the preferred ones present, then others by name."""
     present = {name for m in models for name in (m.get("metrics") or {})}
     order = ([preferred] if preferred else []) + [n for n in PREFERRED_METRICS if n != preferred]
+    order = [name for base in order for name in (base, f"test_{base}")]
     first = [name for name in order if name in present]
     return (first + sorted(present - set(first)))[:limit]
 
