@@ -56,6 +56,9 @@ def served(tmp_path_factory, spark):
     """Gold tables built by the real jobs, served by a Thrift server over a Derby network metastore."""
     base = tmp_path_factory.mktemp("thrift")
     env = pipeline_env(base)
+    # Only the run dates' snapshots: no training snapshot partition (D - horizon) in this table,
+    # so the queries below see exactly the dates the test wrote.
+    env["CHURNLAKE__TRAINING__LABEL_HORIZON_DAYS"] = "0"
     write_sample(base / "inbox" / "crm", SAMPLE_ROWS)
     spark_submit("jobs/bronze/ingest_crm.py", env, "--run-date", RUN_DATES[0])
     spark_submit("jobs/validation/validate_bronze.py", env, "--table", "crm_customers", "--run-date", RUN_DATES[0])
