@@ -98,7 +98,9 @@ def test_visualiser_shows_the_finished_graph_and_history_lists_it(chromium, tmp_
         base = f"http://127.0.0.1:{port}"
         fragment = urllib.parse.urlencode({"tab": "graph", "visType": "d3", "taskId": root.task_id})
 
-        graph = browser.render_dom(f"{base}/static/visualiser/index.html#{fragment}", wait_ms=5000)
+        # The D3 nodes get their "update node <STATUS>" classes when the app redraws the graph after
+        # its periodic refresh; 5 s was not always enough on a loaded machine (CI, 2026-11-28).
+        graph = browser.render_dom(f"{base}/static/visualiser/index.html#{fragment}", wait_ms=15000)
         assert f'<h4 id="dependencyTitle">{root}</h4>' in graph  # filled in by the app from /api/dep_graph
         for task in (Extract(base=root.base), Transform(base=root.base), root):
             assert f'data-task-id="{task.task_id}"' in graph  # one node per task, drawn by the script
