@@ -44,11 +44,9 @@ def luigi_command(module: str, task: str, run_date: dt.date, local_scheduler: bo
 
 def scheduler_running(host: str = "127.0.0.1", port: int = 8082) -> bool:
     """True when a luigid answers on ``host:port``."""
-    import socket
+    from churnlake.serving._daemon import port_open
 
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
+    return port_open(host, port, timeout=0.5)
 
 
 def prepare_demo_sources(cfg, run_date: dt.date) -> None:

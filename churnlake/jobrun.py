@@ -135,6 +135,15 @@ def _record_job_run(cfg: Config, record: dict) -> None:
         log.warning("could not append the job run to %s: %s", cfg.logs_dir / records.JOB_RUNS_FILE, exc)
 
 
+def log_failure(exc: BaseException, duration_s: float) -> str:
+    """Report a failed job or command: the traceback to the log file only, one ``FAILED after …``
+    line everywhere. Returns ``"<Error>: <first line of the cause>"``."""
+    log.error("traceback of the failure", exc_info=exc, extra={"file_only": True})
+    cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    log.error("FAILED after %.1fs: %s: %s", duration_s, type(exc).__name__, cause)
+    return f"{type(exc).__name__}: {cause}"
+
+
 def run_job(job: str, main: Callable[[argparse.Namespace, Config], JobResult],
             parser: argparse.ArgumentParser, argv: list[str] | None = None) -> None:
     """Parse args, load config, run ``main`` with logging and timing; exit 1 on failure."""
@@ -151,13 +160,10 @@ def run_job(job: str, main: Callable[[argparse.Namespace, Config], JobResult],
     try:
         result = main(args, cfg)
     except Exception as exc:  # noqa: BLE001 - the job boundary: report and exit non-zero
-        log.error("traceback of the failure", exc_info=True, extra={"file_only": True})
-        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         duration = time.monotonic() - started
-        log.error("FAILED after %.1fs: %s: %s", duration, type(exc).__name__, cause)
+        error = log_failure(exc, duration)
         _record_job_run(cfg, job_run_record(job, args, status="failed", started_at=started_at,
-                                            ended_at=records.utc_now(), duration_s=duration,
-                                            error=f"{type(exc).__name__}: {cause}"))
+                                            ended_at=records.utc_now(), duration_s=duration, error=error))
         logging.shutdown()
         sys.exit(1)
     duration = time.monotonic() - started

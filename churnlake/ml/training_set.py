@@ -62,8 +62,14 @@ class TrainingSet:
 
 def model_features(group: FeatureGroup, exclude_tags: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """(categorical, numeric) registry features the models use, leaving out excluded tags."""
-    used = [f for f in group.features if not set(f.tags) & set(exclude_tags)]
-    return ([f.name for f in used if f.dtype == "string"], [f.name for f in used if f.dtype != "string"])
+    return split_features(group, [f.name for f in group.features if not set(f.tags) & set(exclude_tags)])
+
+
+def split_features(group: FeatureGroup, features: list[str]) -> tuple[list[str], list[str]]:
+    """``features`` (in their order) as (categorical, numeric) by their registry dtype: how a
+    recorded feature list (a model's) is fed to the candidates' scorers."""
+    strings = {f.name for f in group.features if f.dtype == "string"}
+    return [f for f in features if f in strings], [f for f in features if f not in strings]
 
 
 def content_hash(frame: pd.DataFrame) -> str:
@@ -80,8 +86,7 @@ def build_training_set(spark: SparkSession, cfg: Config, settings: TrainingSetti
     group = load_registry()[GROUP]
     categorical, numeric = model_features(group, settings.exclude_feature_tags)
     if features is not None:  # rebuilding a recorded set: exactly its features, in its order
-        categorical = [f for f in features if f in categorical]
-        numeric = [f for f in features if f in numeric]
+        categorical, numeric = split_features(group, features)
     feature_date = feature_date or settings.feature_date(label_date)
     labels_version = latest_version(spark, GOLD_CHURN_LABELS, cfg) if labels_version is None else labels_version
     labels = (read_table(spark, GOLD_CHURN_LABELS, cfg, version=labels_version)

@@ -14,6 +14,7 @@ by :func:`apply_policy`. Tagged versions do not depend on either: tags keep copi
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 
@@ -88,20 +89,16 @@ def apply_policy(spark: SparkSession, cfg: Config, tables: list[Table]) -> list[
     return changed
 
 
-def vacuum(spark: SparkSession, cfg: Config, tables: list[Table], *, dry_run: bool = False) -> dict[str, int]:
-    """VACUUM each existing table with the policy's file retention.
-
-    Returns, per table, the number of files deleted (or that would be, with ``dry_run``)."""
-    hours = policy(cfg).vacuum_hours
-    out = {}
-    # VACUUM lists a table's folders with spark.sql.sources.parallelPartitionDiscovery.parallelism
-    # tasks (default 10,000): minutes of empty tasks per table on a small machine. The cluster's
-    # own parallelism is plenty.
+@contextlib.contextmanager
+def sized_listing(spark: SparkSession):
+    """VACUUM lists a table's folders with spark.sql.sources.parallelPartitionDiscovery.parallelism
+    tasks (default 10,000): minutes of empty tasks per table on a small machine. Within this block
+    the session's own parallelism is used (plenty on a cluster too); the setting is restored after."""
     key = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
     previous = spark.conf.get(key, None)
     spark.conf.set(key, str(max(2, spark.sparkContext.defaultParallelism)))
     try:
-        return _vacuum_each(spark, cfg, tables, hours, dry_run, out)
+        yield
     finally:
         if previous is None:
             spark.conf.unset(key)
@@ -109,18 +106,23 @@ def vacuum(spark: SparkSession, cfg: Config, tables: list[Table], *, dry_run: bo
             spark.conf.set(key, previous)
 
 
-def _vacuum_each(spark: SparkSession, cfg: Config, tables: list[Table], hours: int, dry_run: bool,
-                 out: dict[str, int]) -> dict[str, int]:
-    for table in tables:
-        if not table_exists(spark, table, cfg):
-            continue
-        sql = f"VACUUM delta.`{table.uri(cfg)}` RETAIN {hours} HOURS"
-        if dry_run:
-            out[table.name] = spark.sql(sql + " DRY RUN").count()
-        else:
-            before = _data_files(spark, table.uri(cfg))
-            spark.sql(sql)
-            out[table.name] = before - _data_files(spark, table.uri(cfg))
+def vacuum(spark: SparkSession, cfg: Config, tables: list[Table], *, dry_run: bool = False) -> dict[str, int]:
+    """VACUUM each existing table with the policy's file retention.
+
+    Returns, per table, the number of files deleted (or that would be, with ``dry_run``)."""
+    hours = policy(cfg).vacuum_hours
+    out = {}
+    with sized_listing(spark):
+        for table in tables:
+            if not table_exists(spark, table, cfg):
+                continue
+            sql = f"VACUUM delta.`{table.uri(cfg)}` RETAIN {hours} HOURS"
+            if dry_run:
+                out[table.name] = spark.sql(sql + " DRY RUN").count()
+            else:
+                before = _data_files(spark, table.uri(cfg))
+                spark.sql(sql)
+                out[table.name] = before - _data_files(spark, table.uri(cfg))
     return out
 
 

@@ -135,7 +135,7 @@ def create_tag(spark: SparkSession, cfg: Config, tag: str, tables: list[Table], 
     for table in tables:
         version = versions.get(table.name, latest_version(spark, table, cfg))
         data = read_table(spark, table, cfg, version=version)
-        previous = [r for r in list_tags(spark, cfg, table.name)]
+        previous = list_tags(spark, cfg, table.name)
         if previous:
             prev = previous[-1]
             changes: Changes = compare(read_tag(spark, cfg, prev["tag"], table.name), data)

@@ -36,28 +36,27 @@ TABLE_COMMENTS = {
 }
 
 
-def snapshot_version(table: Table, cfg: Config, as_of: dt.date) -> int:
-    """The latest version of ``table`` committed by a run for a date up to ``as_of``."""
+def run_versions(table: Table, cfg: Config) -> list[tuple[str, int]]:
+    """(run date, version) of every commit of ``table`` made by a dated job run (one log read)."""
     uri = table.uri(cfg)
-    versions = [c["version"] for c in delta_commits(uri, filestore_for(uri, cfg))
-                if isinstance(c.get("userMetadata"), dict)
-                and c["userMetadata"].get("run_date", "9999") <= as_of.isoformat()]
-    if not versions:
+    return [(c["userMetadata"]["run_date"], c["version"]) for c in delta_commits(uri, filestore_for(uri, cfg))
+            if isinstance(c.get("userMetadata"), dict) and "run_date" in c["userMetadata"]]
+
+
+def snapshot_version(versions: list[tuple[str, int]], table: Table, as_of: dt.date) -> int:
+    """The latest of ``versions`` committed by a run for a date up to ``as_of``."""
+    eligible = [v for day, v in versions if day <= as_of.isoformat()]
+    if not eligible:
         raise ValueError(f"{table.name} has no version written for a run date up to {as_of}")
-    return max(versions)
+    return max(eligible)
 
 
-def training_snapshot_version(cfg: Config, feature_date: dt.date, run_version: int) -> tuple[int, bool]:
+def training_snapshot_version(versions: list[tuple[str, int]], feature_date: dt.date) -> tuple[int, bool]:
     """The silver.customers version for the training snapshot's CRM attributes, and whether it
     was carried back: before the first CRM snapshot there is no older record of a customer's
     attributes, so the earliest one is used (docs/features.md, "training snapshot")."""
-    try:
-        return snapshot_version(SILVER_CUSTOMERS, cfg, feature_date), False
-    except ValueError:
-        uri = SILVER_CUSTOMERS.uri(cfg)
-        versions = [c["version"] for c in delta_commits(uri, filestore_for(uri, cfg))
-                    if isinstance(c.get("userMetadata"), dict) and "run_date" in c["userMetadata"]]
-        return (min(versions) if versions else run_version), True
+    eligible = [v for day, v in versions if day <= feature_date.isoformat()]
+    return (max(eligible), False) if eligible else (min(v for _, v in versions), True)
 
 
 def main(args: argparse.Namespace, cfg: Config) -> JobResult:
@@ -65,10 +64,11 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     of the run date minus the label horizon; replace their partitions."""
     spark = get_spark(JOB, cfg, catalog=True)
     try:
-        version = snapshot_version(SILVER_CUSTOMERS, cfg, args.run_date)
+        versions = run_versions(SILVER_CUSTOMERS, cfg)
+        version = snapshot_version(versions, SILVER_CUSTOMERS, args.run_date)
         customers = read_table(spark, SILVER_CUSTOMERS, cfg, version=version).cache()
         feature_date = training_settings(cfg).feature_date(args.run_date)
-        train_version, carried_back = training_snapshot_version(cfg, feature_date, version)
+        train_version, carried_back = training_snapshot_version(versions, feature_date)
         sources = dict(invoices=read_table(spark, SILVER_INVOICES, cfg),
                        payments=read_table(spark, SILVER_PAYMENTS, cfg),
                        tickets=read_table(spark, SILVER_TICKETS, cfg), events=read_table(spark, SILVER_WEB_EVENTS, cfg))

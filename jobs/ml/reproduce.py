@@ -20,7 +20,7 @@ import time
 from mlflow.tracking import MlflowClient
 
 from churnlake.config import load_config
-from churnlake.jobrun import setup_logging
+from churnlake.jobrun import log_failure, setup_logging
 from churnlake.ml.settings import training_settings
 from churnlake.ml.tracking import configure_mlflow
 from churnlake.ml.training_set import build_training_set
@@ -64,9 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                                 features=inputs["features"].split(","),
                                 feature_date=dt.date.fromisoformat(inputs["feature_date"]))
     except Exception as exc:  # noqa: BLE001 - the command boundary
-        log.error("traceback of the failure", exc_info=True, extra={"file_only": True})
-        log.error("FAILED after %.1fs: %s: %s", time.monotonic() - started, type(exc).__name__,
-                  (str(exc).strip().splitlines() or [""])[0])
+        log_failure(exc, time.monotonic() - started)
         return 1
     finally:
         if spark is not None:

@@ -29,7 +29,7 @@ from churnlake.ml.evaluation import contact_list
 from churnlake.ml.registry import CHAMPION, current_champion, load_model
 from churnlake.ml.settings import training_settings
 from churnlake.ml.tracking import configure_mlflow
-from churnlake.ml.training_set import GROUP
+from churnlake.ml.training_set import GROUP, split_features
 from churnlake.schemas import conform, struct
 from churnlake.spark import get_spark
 from churnlake.tables import GOLD_CHURN_LABELS, GOLD_CHURN_PREDICTIONS
@@ -73,9 +73,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
         if missing.any():
             log.warning("%d active customers have no feature snapshot up to %s; not scored", int(missing.sum()), day)
         frame = frame.loc[~missing]
-        strings = {f.name for f in load_registry()[GROUP].features if f.dtype == "string"}
-        cat = [f for f in features if f in strings]
-        num = [f for f in features if f not in strings]
+        cat, num = split_features(load_registry()[GROUP], features)
         proba = scorer_for(flavor, model, spark, cat, num)(frame[[KEY, *features]])
         scored = rank_scores(pd.DataFrame({KEY: frame[KEY].to_numpy(), "churn_probability": proba,
                                            "feature_snapshot_date": frame["feature_snapshot_date"].to_numpy()}),

@@ -29,6 +29,7 @@ from mlflow.tracking import MlflowClient
 from sklearn.model_selection import train_test_split
 
 from churnlake.config import Config, code_version
+from churnlake.features.registry import load_registry
 from churnlake.jobrun import JobResult, job_arg_parser, run_job
 from churnlake.ml import evaluation
 from churnlake.ml.candidates import KEY, LABEL, Fitted, fit_candidate, scorer_for
@@ -36,7 +37,7 @@ from churnlake.ml.registry import FLAVOR_TAG, gate, load_model, register
 from churnlake.ml.report import write_report
 from churnlake.ml.settings import TrainingSettings, training_settings
 from churnlake.ml.tracking import JOB_TAG, RUN_DATE_TAG, configure_mlflow
-from churnlake.ml.training_set import TrainingSet, build_training_set
+from churnlake.ml.training_set import GROUP, TrainingSet, build_training_set, split_features
 from churnlake.spark import get_spark
 from churnlake.storage import filestore_for
 
@@ -96,8 +97,7 @@ def log_candidate(fitted: Fitted, metrics: dict, ts: TrainingSet, train: pd.Data
     mlflow.log_params({**{f"hp_{k}": v for k, v in fitted.params.items()}, "library": fitted.library,
                        **ts.inputs(), "train_rows": len(train), "test_rows": len(test)})
     mlflow.log_metrics({"cv_roc_auc": fitted.cv_roc_auc, **{f"test_{k}": v for k, v in metrics.items()}})
-    files = {f"{fitted.name}_roc.png": None, f"{fitted.name}_pr.png": None,
-             f"{fitted.name}_confusion.png": None, f"{fitted.name}_importance.png": None}
+    files = [f"{fitted.name}_{kind}.png" for kind in ("roc", "pr", "confusion", "importance")]
     evaluation.plot_curves(test[LABEL].to_numpy(), {fitted.name: fitted.test_proba},
                            plot_dir / f"{fitted.name}_roc.png", plot_dir / f"{fitted.name}_pr.png")
     evaluation.plot_confusion(metrics, f"{fitted.name} (threshold 0.5)", plot_dir / f"{fitted.name}_confusion.png")
@@ -168,8 +168,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                 flavor, model = load_model(client, cfg.registered_model, champion)
                 params = client.get_run(champion.run_id).data.params
                 features = params["features"].split(",") if "features" in params else ts.features
-                cat = [f for f in features if f in ts.categorical]
-                num = [f for f in features if f not in cat]
+                cat, num = split_features(load_registry()[GROUP], features)
                 proba = scorer_for(flavor, model, spark, cat, num)(test[[KEY, *features]])
                 return metrics_for(settings, test, proba)[metric]
 

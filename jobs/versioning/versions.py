@@ -15,20 +15,18 @@ tag name. See docs/versioning.md for the strategy and example output.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 
 from churnlake.config import Config, load_config
 from churnlake.delta import table_exists
-from churnlake.jobrun import setup_logging
+from churnlake.jobrun import log_failure, setup_logging
 from churnlake.spark import get_spark
 from churnlake.tables import ALL_TABLES, META_DATA_TAGS, get_table
 from churnlake.versioning import retention, tags
 from churnlake.versioning.changes import changed_rows, compare, history
 
 JOB = "versions"
-log = logging.getLogger(JOB)
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:
@@ -187,9 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](spark, cfg, args)
     except Exception as exc:  # noqa: BLE001 - the command boundary: one readable line, exit 1
-        log.error("traceback of the failure", exc_info=True, extra={"file_only": True})
-        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        log.error("FAILED after %.1fs: %s: %s", time.monotonic() - started, type(exc).__name__, cause)
+        log_failure(exc, time.monotonic() - started)
         return 1
     finally:
         spark.stop()

@@ -49,7 +49,7 @@ def train_and_register(exp: str, features: list[str], seed: int) -> tuple[str, f
     test_x, test_y = data(99)
     model = LogisticRegression().fit(x[features], y)
     score = roc_auc_score(test_y, model.predict_proba(test_x[features])[:, 1])
-    with mlflow.start_run(experiment_id=exp) as run:
+    with mlflow.start_run(experiment_id=exp):
         mlflow.log_param("features", ",".join(features))
         mlflow.log_metric("test_roc_auc", score)
         info = mlflow.sklearn.log_model(model, name="model", skops_trusted_types=["numpy.dtype"])
