@@ -9,13 +9,13 @@ PY := $(VENV)/bin/python
 RUN_DATE ?= $(shell date -u +%Y-%m-%d)
 PYTEST_ARGS ?=
 
-.PHONY: setup venv jars demo test unit eda clean help luigid-start luigid-stop luigid-status thrift-start thrift-stop thrift-status metastore-start metastore-stop mlflow-start mlflow-stop mlflow-status screenshots
+.PHONY: setup venv jars demo test unit eda clean help luigid-start luigid-stop luigid-status engine-start engine-stop engine-status engine-logs metastore-start metastore-stop mlflow-start mlflow-stop mlflow-status screenshots
 
 help:
 	@echo "make demo   - set up and run the whole pipeline on the bundled Telco data"
 	@echo "make test   - set up and run the test suite"
 	@echo "make setup  - only create the venv and resolve the Delta jars"
-	@echo "make thrift-start / thrift-stop - Spark Thrift (JDBC) server for the gold tables (docs/serving_sql.md)"
+	@echo "make engine-start / engine-stop / engine-status - the engine: Spark Connect (jobs) + JDBC (gold tables) on 127.0.0.1 (docs/services.md)"
 	@echo "make luigid-start / luigid-stop - Luigi central scheduler (UI, task history) on 127.0.0.1:8082"
 	@echo "make metastore-start / metastore-stop - Derby network server to share the metastore (metastore.url)"
 	@echo "make mlflow-start / mlflow-stop - MLflow UI over the project's tracking store on 127.0.0.1:5000"
@@ -83,17 +83,23 @@ eda: setup
 	./spark-submit.sh jobs/eda/customers.py --run-date $(RUN_DATE)
 
 clean:
+	-./engine.sh stop 2>/dev/null
 	rm -rf build state logs reports lakehouse/bronze/* lakehouse/silver/* lakehouse/gold/* lakehouse/quality lakehouse/monitoring data/inbox
 
-# SQL access to the gold tables (docs/serving_sql.md). Port: CHURNLAKE_THRIFT_PORT (default 10000).
-thrift-start: setup
-	./thrift-server.sh start
+# The engine: one Spark driver serving Spark Connect (jobs, 127.0.0.1:15002) and Thrift JDBC
+# (SQL users, 127.0.0.1:10000) over one metastore. `make demo` starts it when it is not running.
+# Ports, master, memory: the `engine` section of conf/pipeline.yaml (docs/services.md).
+engine-start: setup
+	./engine.sh start
 
-thrift-stop:
-	./thrift-server.sh stop
+engine-stop:
+	./engine.sh stop
 
-thrift-status:
-	./thrift-server.sh status
+engine-status:
+	./engine.sh status
+
+engine-logs:
+	./engine.sh logs
 
 # Derby network server for a metastore shared by jobs and the Thrift server (metastore.url).
 metastore-start: setup

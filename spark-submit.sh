@@ -5,10 +5,19 @@
 #   ./spark-submit.sh jobs/silver/customers.py --run-date 2026-11-27
 #   ./spark-submit.sh --master spark://host:7077 --conf spark.executor.memory=2g jobs/...py --run-date ...
 #
-# It uses the project's venv Spark, adds conf/spark-defaults.conf (with the Delta package), the
-# log4j2 config and the project's code as a --py-files archive (so the same command works
-# against a cluster master), and passes every flag before the job file to spark-submit
-# unchanged (later flags win, so --master/--conf given here override the defaults).
+# Two modes run the same job file (docs/architecture.md, "Where a job runs"):
+# - engine: when the config's engine.remote (CHURNLAKE__ENGINE__REMOTE) names a Spark Connect
+#   server, or is `auto` (the default) and this config's engine runs (make engine-start), the
+#   job runs as a plain Python client of that server: no driver JVM of its own, seconds
+#   instead of half a minute. `--conf spark.sql.*=…` flags become settings of the job's
+#   session; other spark-submit flags are ignored with a note (the engine owns the resources).
+# - classic: otherwise, or when --master is given (or CHURNLAKE__ENGINE__REMOTE=classic), the
+#   job gets its own driver JVM from the venv's spark-submit, as on a cluster (YARN cluster
+#   deploy mode needs this mode).
+# Classic mode adds conf/spark-defaults.conf (with the Delta package), the log4j2 config and
+# the project's code as a --py-files archive (so the same command works against a cluster
+# master), and passes every flag before the job file to spark-submit unchanged (later flags
+# win, so --master/--conf given here override the defaults).
 # Environment: CHURNLAKE_VENV (default .venv), CHURNLAKE_MASTER (default local[*]),
 # CHURNLAKE_IVY_DIR (default ~/.cache/churnlake/ivy, shared by every checkout), SPARK_DRIVER_MEMORY,
 # CHURNLAKE_DRIVER_JAVA_OPTS (extra driver JVM flags; the tests use -XX:TieredStopAtLevel=1,
@@ -65,6 +74,40 @@ PY
   )
   mv -f "$tmp" "$archive"
 fi
+
+# Engine or classic? An explicit --master always means classic (its own driver on that master).
+remote=""
+if [[ "${CHURNLAKE__ENGINE__REMOTE:-}" != "classic" ]] && ! printf '%s\n' "${flags[@]+"${flags[@]}"}" | grep -q -- '^--master'; then
+  remote="$("$VENV/bin/python" -m churnlake.services.engine url)" || exit 2
+fi
+if [[ -n "$remote" ]]; then
+  session_conf="{}"
+  ignored=()
+  i=0
+  while [[ $i -lt ${#flags[@]} ]]; do
+    flag="${flags[$i]}"
+    case "$flag" in
+      --conf) kv="${flags[$((i+1))]:-}"; i=$((i+2)) ;;
+      --conf=*) kv="${flag#*=}"; i=$((i+1)) ;;
+      --name|--deploy-mode|--driver-memory|--executor-memory|--num-executors|--executor-cores|--total-executor-cores|--queue|--properties-file|--jars|--packages|--files|--py-files)
+        ignored+=("$flag"); i=$((i+2)); continue ;;
+      *) ignored+=("$flag"); i=$((i+1)); continue ;;
+    esac
+    case "$kv" in
+      spark.sql.*=*|spark.databricks.delta.*=*)
+        session_conf="$("$VENV/bin/python" -c 'import json,sys; d=json.loads(sys.argv[1]); k,_,v=sys.argv[2].partition("="); d[k]=v; print(json.dumps(d))' "$session_conf" "$kv")" ;;
+      *) ignored+=("--conf $kv") ;;
+    esac
+  done
+  if [[ ${#ignored[@]} -gt 0 ]] && [[ "${ignored[*]}" != --name ]]; then
+    echo "spark-submit.sh: running on the engine $remote; ignored (the engine owns resources; pass --master for a job of its own): ${ignored[*]}" >&2
+  fi
+  export CHURNLAKE_ENGINE_REMOTE="$remote"
+  export CHURNLAKE_SESSION_CONF="$session_conf"
+  export CHURNLAKE_CODE_ARCHIVE="$archive"
+  exec "$VENV/bin/python" "$app" "$@"
+fi
+unset CHURNLAKE_ENGINE_REMOTE
 
 ivy="${CHURNLAKE_IVY_DIR:-$HOME/.cache/churnlake/ivy}"
 log4j="file:$ROOT/conf/log4j2.properties"

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from churnlake.config import load_config, project_root
@@ -71,25 +72,71 @@ def prepare_demo_sources(cfg, run_date: dt.date) -> None:
         shutil.copyfile(cfg.crm_bundled_file, target)
 
 
-def demo(run_date: dt.date) -> int:
-    """Prepare the demo sources, serve the ticket API, and run the Luigi pipeline for ``run_date``."""
+def run_luigi(cmd: list[str], env: dict, log_path: Path, *, progress: bool) -> int:
+    """Run a ``luigi`` command with its own output appended to ``log_path``; with ``progress``
+    the console gets one line per task event (churnlake.monitoring.console) instead."""
+    from churnlake.monitoring.console import Progress
+    from churnlake.monitoring.records import TASK_RUNS_FILE
+
+    cfg = load_config()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    watcher = Progress(cfg.logs_dir / TASK_RUNS_FILE, sys.stdout).start() if progress else None
+    t0 = time.monotonic()
+    with open(log_path, "ab") as log:
+        log.write(f"==== {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC {' '.join(cmd)}\n".encode())
+        log.flush()
+        rc = subprocess.call(cmd, cwd=project_root(), env=env, stdout=log, stderr=subprocess.STDOUT)
+    if watcher is not None:
+        for line in watcher.stop().lines(time.monotonic() - t0):
+            print(line, flush=True)
+    return rc
+
+
+def start_engine(cfg):
+    """The engine of ``cfg``, started (detached: it outlives this command) unless it runs or the
+    config sends jobs elsewhere. Returns the Engine, or None when jobs run classic or remote."""
+    from churnlake.services.engine import Engine, EngineSettings
+
+    remote = EngineSettings.from_config(cfg).remote.strip().lower()
+    if remote != "auto":
+        return None
+    engine = Engine(cfg, detach=True)
+    if engine.running():
+        print(f"engine running (pid {engine.pid()}) at {engine.remote_url}", flush=True)
+        return engine
+    print(f"starting the engine (Spark Connect {engine.remote_url}, JDBC {engine.jdbc_url()}; "
+          f"log {engine.log_path}) ...", flush=True)
+    engine.ensure_running()
+    print(f"engine listening after {engine.start_seconds:.1f}s (pid {engine.pid()})", flush=True)
+    return engine
+
+
+def demo(run_date: dt.date, *, engine: bool = True) -> int:
+    """Prepare the demo sources, start the engine, serve the ticket API, and run the Luigi
+    pipeline for ``run_date`` through the engine; the engine keeps running afterwards."""
     import secrets
 
     from churnlake.demo.ticket_api import serve_in_thread, shutdown
 
     cfg = load_config()
     prepare_demo_sources(cfg, run_date)
+    running_engine = start_engine(cfg) if engine else None
     token = os.environ.get(cfg.tickets_token_env) or secrets.token_urlsafe(24)
     # Light fault injection, so the demo's ingestion log shows retries that still succeed.
     server, base_url = serve_in_thread(cfg.demo_dir / "tickets.jsonl", token, error_rate=0.05,
                                        rate_limit_every=9, retry_after=1, fault_seed=cfg.demo_seed)
     env = {**os.environ, cfg.tickets_token_env: token, "CHURNLAKE__SOURCES__TICKETS__BASE_URL": base_url}
+    if not engine:
+        env["CHURNLAKE__ENGINE__REMOTE"] = "classic"
     use_central = scheduler_running()
+    luigi_log = cfg.logs_dir / f"luigi-{run_date.isoformat()}.log"
     print(f"churnlake demo: run date {run_date}, lakehouse {cfg.lakehouse_root}, ticket API {base_url}, "
-          f"{'central scheduler 127.0.0.1:8082' if use_central else 'local scheduler'}", flush=True)
+          f"{'central scheduler 127.0.0.1:8082' if use_central else 'local scheduler'}, "
+          f"{'jobs on the engine' if running_engine else 'each job in its own driver (classic)'}; "
+          f"Luigi's log: {luigi_log}", flush=True)
     try:
         cmd = luigi_command("luigi_tasks.pipeline", "Pipeline", run_date, local_scheduler=not use_central)
-        rc = subprocess.call(cmd, cwd=project_root(), env=env)
+        rc = run_luigi(cmd, env, luigi_log, progress=True)
     finally:
         shutdown(server)
     if rc == 0:
@@ -97,11 +144,17 @@ def demo(run_date: dt.date) -> int:
               f"(ingestion: {cfg.logs_dir / 'ingestion.log'}); MLflow at {cfg.mlflow_tracking_uri} "
               f"(browse: make mlflow-start, then http://127.0.0.1:5000); model report in "
               f"{cfg.reports_dir / 'models' / run_date.isoformat()}")
+    else:
+        print(f"\nThe pipeline failed (luigi exit {rc}); details in {luigi_log} and {cfg.logs_dir / 'alerts.log'}")
     # The run summary and dashboard, whatever the pipeline's exit code (docs/monitoring.md).
-    summary_rc = subprocess.call(luigi_command("luigi_tasks.monitoring", "RunSummary", run_date,
-                                               local_scheduler=not use_central), cwd=project_root(), env=env)
+    summary_rc = run_luigi(luigi_command("luigi_tasks.monitoring", "RunSummary", run_date,
+                                         local_scheduler=not use_central), env, luigi_log, progress=False)
     print(f"Run dashboard: {cfg.reports_dir / 'runs' / run_date.isoformat() / 'dashboard.html'}"
           + ("" if summary_rc == 0 else f" (run summary failed, exit {summary_rc})"), flush=True)
+    if running_engine is not None:
+        print(f"The engine keeps running (pid {running_engine.pid()}). Query gold over JDBC: "
+              f"{cfg.root_dir / '.venv' / 'bin' / 'beeline'} -u {running_engine.jdbc_url('gold')} -n $USER "
+              f"-e 'SELECT COUNT(*) FROM customer_features'   Stop it: make engine-stop", flush=True)
     return rc or summary_rc
 
 
@@ -113,6 +166,7 @@ def schedule(hours_back: int, days_back: int, once: bool) -> int:
     import time
 
     root = project_root()
+    start_engine(load_config())
     luigi_bin = str(Path(sys.executable).parent / "luigi")
     local = [] if scheduler_running() else ["--local-scheduler"]
     while True:
@@ -144,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("resolve-jars", help="resolve and cache the Delta jars")
     p_demo = sub.add_parser("demo", help="run the whole pipeline on the bundled data")
     p_demo.add_argument("--run-date", type=dt.date.fromisoformat, default=dt.date.today())
+    p_demo.add_argument("--classic", action="store_true",
+                        help="run every job in its own driver JVM instead of on the engine")
     p_sched = sub.add_parser("schedule", help="hourly ingestion + daily pipeline, with backfill")
     p_sched.add_argument("--hours-back", type=int, default=24, help="hourly window to keep complete")
     p_sched.add_argument("--days-back", type=int, default=3, help="daily window to keep complete")
@@ -153,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         return resolve_jars()
     if args.command == "schedule":
         return schedule(args.hours_back, args.days_back, args.once)
-    return demo(args.run_date)
+    return demo(args.run_date, engine=not args.classic)
 
 
 if __name__ == "__main__":

@@ -6,24 +6,56 @@ commit carries JSON ``userMetadata`` (job, run date, batch) that Luigi targets l
 
 from __future__ import annotations
 
+import logging
+import time
+
 from pyspark.sql import DataFrame, SparkSession
 
 from churnlake.config import Config
 from churnlake.tables import Table
 
+log = logging.getLogger(__name__)
+
+
+#: Error conditions Delta raises for a path that holds no Delta table (missing or not Delta).
+_NOT_A_TABLE = ("DELTA_MISSING_DELTA_TABLE", "DELTA_PATH_DOES_NOT_EXIST", "PATH_NOT_FOUND",
+                "DELTA_TABLE_NOT_FOUND", "DELTA_NOT_A_DELTA_TABLE")
+
+
+def _quoted(uri: str) -> str:
+    return "delta.`" + uri.replace("`", "``") + "`"
+
+
+def is_delta_table(spark: SparkSession, uri: str) -> bool:
+    """True when a Delta table exists at ``uri``.
+
+    Delta SQL only (``DESCRIBE DETAIL``), so it works in a classic session and as a Spark
+    Connect client alike (the ``DeltaTable`` Python API needs the JVM gateway)."""
+    from pyspark.errors import AnalysisException
+
+    try:
+        detail = spark.sql(f"DESCRIBE DETAIL {_quoted(uri)}").first()
+    except AnalysisException as exc:
+        condition = exc.getCondition() or ""
+        if condition in _NOT_A_TABLE or "is not a Delta table" in str(exc) or "doesn't exist" in str(exc):
+            return False
+        raise
+    return detail is not None and (detail["format"] or "").lower() == "delta"
+
 
 def table_exists(spark: SparkSession, table: Table, cfg: Config) -> bool:
     """True when a Delta table exists at the table's location."""
-    from delta.tables import DeltaTable
+    return is_delta_table(spark, table.uri(cfg))
 
-    return DeltaTable.isDeltaTable(spark, table.uri(cfg))
+
+def history(spark: SparkSession, uri: str, limit: int | None = None) -> DataFrame:
+    """``DESCRIBE HISTORY`` of the Delta table at ``uri``, newest first (optionally the last ``limit``)."""
+    return spark.sql(f"DESCRIBE HISTORY {_quoted(uri)}" + (f" LIMIT {int(limit)}" if limit else ""))
 
 
 def latest_version(spark: SparkSession, table: Table, cfg: Config) -> int:
     """The newest Delta version of ``table``."""
-    from delta.tables import DeltaTable
-
-    return int(DeltaTable.forPath(spark, table.uri(cfg)).history(1).select("version").first()[0])
+    return int(history(spark, table.uri(cfg), 1).select("version").first()[0])
 
 
 def read_table(spark: SparkSession, table: Table, cfg: Config, *, version: int | None = None) -> DataFrame:
@@ -34,17 +66,46 @@ def read_table(spark: SparkSession, table: Table, cfg: Config, *, version: int |
     return reader.load(table.uri(cfg))
 
 
+#: Delta's optimistic-concurrency conflicts: another writer committed first; retrying is safe
+#: for a write that replaces exactly its own rows. Over Spark Connect they arrive wrapped (e.g.
+#: ``UnknownException: (io.delta.exceptions.ProtocolChangedException) ...``), so they are
+#: recognised by name in the type or the message.
+CONFLICTS = ("ConcurrentAppendException", "ConcurrentWriteException", "ConcurrentDeleteReadException",
+             "ConcurrentDeleteDeleteException", "ConcurrentTransactionException", "MetadataChangedException",
+             "ProtocolChangedException", "DELTA_CONCURRENT_", "DELTA_PROTOCOL_CHANGED", "DELTA_METADATA_CHANGED")
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """True for a Delta concurrent-commit conflict, from a classic or a Spark Connect session."""
+    text = f"{type(exc).__name__} {str(exc)[:2000]}"
+    return any(name in text for name in CONFLICTS)
+
+
 def replace_rows(df: DataFrame, table: Table, cfg: Config, *, replace_where: str,
-                 metadata: str) -> None:
-    """Atomically replace the rows matching ``replace_where`` with ``df`` (one commit)."""
+                 metadata: str, attempts: int = 5) -> None:
+    """Atomically replace the rows matching ``replace_where`` with ``df`` (one commit).
+
+    A commit that loses a race with another writer of the same table (two Luigi workers
+    validating different sources into the shared quality tables, or creating a table at the
+    same moment) is retried up to ``attempts`` times: the batch replaces only its own rows, so
+    the retry is idempotent."""
     if not replace_where:
         raise ValueError("replace_where must select the batch being replaced")
-    writer = (df.write.format("delta").mode("overwrite")
-              .option("replaceWhere", replace_where)
-              .option("userMetadata", metadata))
-    if table.partition_by:
-        writer = writer.partitionBy(*table.partition_by)
-    writer.save(table.uri(cfg))
+    for attempt in range(1, attempts + 1):
+        writer = (df.write.format("delta").mode("overwrite")
+                  .option("replaceWhere", replace_where)
+                  .option("userMetadata", metadata))
+        if table.partition_by:
+            writer = writer.partitionBy(*table.partition_by)
+        try:
+            writer.save(table.uri(cfg))
+            return
+        except Exception as exc:  # noqa: BLE001 - only Delta's concurrency conflicts are retried
+            if not is_conflict(exc) or attempt == attempts:
+                raise
+            log.warning("%s: concurrent commit (%s), retrying (%d/%d)", table.name,
+                        str(exc).split(":", 1)[0][:120], attempt, attempts)
+            time.sleep(0.5 * attempt)
 
 
 def overwrite_table(df: DataFrame, table: Table, cfg: Config, *, metadata: str) -> None:
@@ -64,7 +125,28 @@ def register_in_catalog(spark: SparkSession, table: Table, cfg: Config) -> None:
     if not spark.catalog.databaseExists(table.layer):
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {table.layer} "
                   f"LOCATION '{cfg.lakehouse_root}/{table.layer}/_database'")
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {table.name} USING DELTA LOCATION '{table.uri(cfg)}'")
+    location = table.uri(cfg)
+    if spark.catalog.tableExists(table.name):
+        registered = spark.sql(f"DESCRIBE DETAIL {table.name}").first()["location"]
+        if _same_location(registered, location):
+            return
+        # The catalog is the engine's, shared by every client: a job of another lakehouse root
+        # (a test, a second environment) registered the name last. Point it at this lakehouse.
+        log.warning("catalog table %s pointed at %s; re-registering it at %s", table.name, registered, location)
+        spark.sql(f"DROP TABLE {table.name}")  # external table: only the catalog entry goes
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {table.name} USING DELTA LOCATION '{location}'")
+
+
+def _same_location(a: str | None, b: str) -> bool:
+    """Two table locations are the same folder (``file:/x``, ``file:///x`` and ``/x`` alike)."""
+    from urllib.parse import urlparse
+
+    def norm(uri: str) -> tuple[str, str]:
+        parsed = urlparse(uri)
+        scheme = parsed.scheme or "file"
+        return scheme, (parsed.netloc if scheme != "file" else "") + parsed.path.rstrip("/")
+
+    return a is not None and norm(a) == norm(b)
 
 
 def set_table_comment(spark: SparkSession, table: Table, cfg: Config, comment: str, *, metadata: str) -> bool:

@@ -1,8 +1,15 @@
 """The one SparkSession factory.
 
-Under ``spark-submit.sh`` the master, the Delta package and the defaults come from the
-command line and ``conf/spark-defaults.conf``; the factory only names the app and adds what
-every churnlake session needs (Delta extension and catalog, the Hive metastore location).
+A job's session is one of two kinds, chosen by ``./spark-submit.sh`` (docs/architecture.md):
+
+- **engine** (``CHURNLAKE_ENGINE_REMOTE=sc://host:port`` set): a Spark Connect client of the
+  long-running engine (:mod:`churnlake.services.engine`), which owns the Delta extension,
+  the metastore and the cluster resources; the client sets only per-session SQL settings;
+- **classic**: the job's own driver JVM started by spark-submit, where the master, the Delta
+  package and the defaults come from the command line and ``conf/spark-defaults.conf``, and
+  the factory adds what every churnlake session needs (Delta extension and catalog, the Hive
+  metastore location).
+
 In tests and notebooks, :func:`local_spark` also sets the master and applies
 ``conf/spark-defaults.conf``, which names the Delta package.
 """
@@ -75,8 +82,103 @@ def base_conf(cfg: Config, *, catalog: bool) -> dict[str, str]:
     return conf
 
 
+#: Set by spark-submit.sh when the job is a client of the engine.
+ENV_REMOTE = "CHURNLAKE_ENGINE_REMOTE"
+#: ``--conf`` settings given to spark-submit.sh in engine mode (JSON object), applied per session.
+ENV_SESSION_CONF = "CHURNLAKE_SESSION_CONF"
+#: The code archive spark-submit.sh builds; an engine client uploads it for Python UDFs.
+ENV_CODE_ARCHIVE = "CHURNLAKE_CODE_ARCHIVE"
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine a job was sent to does not answer."""
+
+
+def engine_remote() -> str | None:
+    """The Spark Connect URL this process runs against, or None (classic)."""
+    return os.environ.get(ENV_REMOTE) or None
+
+
+def _host_port(remote: str) -> tuple[str, int]:
+    hostport = remote.removeprefix("sc://").split("/", 1)[0].split(";", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    return (host or hostport), int(port or 15002)
+
+
+def engine_answers(remote: str, timeout: float = 2.0) -> bool:
+    """True when something accepts TCP connections at the engine's Connect endpoint."""
+    import socket
+
+    host, port = _host_port(remote)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def engine_down_message(remote: str) -> str:
+    """What to tell a user whose job could not reach the engine."""
+    return (f"the churnlake engine at {remote} does not answer (stopped, crashed or not started). "
+            "Start it with `make engine-start` (or ./engine.sh start; see ./engine.sh logs for why it "
+            "stopped), then rerun the same run date: every job replaces its own batch, so nothing is duplicated")
+
+
+def session_conf(cfg: Config) -> dict[str, str]:
+    """Per-session SQL settings an engine client sets (the engine holds the static ones)."""
+    conf = {"spark.sql.session.timeZone": "UTC", **session_defaults(cfg)}
+    extra = os.environ.get(ENV_SESSION_CONF)
+    if extra:
+        import json
+
+        conf.update({str(k): str(v) for k, v in json.loads(extra).items()})
+    return conf
+
+
+def connect_spark(app_name: str, cfg: Config, remote: str) -> SparkSession:
+    """A Spark Connect session on the engine at ``remote``, failing fast when it is down."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    if not engine_answers(remote):
+        raise EngineUnavailable(engine_down_message(remote))
+    spark = SparkSession.builder.remote(remote).appName(app_name).getOrCreate()
+    # The client's default retries wait up to 10 minutes for a server that went away; a job
+    # whose engine died should fail within seconds with a message saying so.
+    spark.client.set_retry_policies([DefaultPolicy(max_retries=4, max_backoff=4000)])
+    spark.conf._set_all(configs=session_conf(cfg), silent=False)
+    archive = os.environ.get(ENV_CODE_ARCHIVE)
+    if archive and os.path.isfile(archive):
+        # The project's code reaches the engine's Python workers (UDFs) with the session.
+        spark.addArtifacts(versioned_archive(Path(archive)), pyfile=True)
+    return spark
+
+
+def versioned_archive(archive: Path) -> str:
+    """A copy of the code archive named by its content (``churnlake-<sha256[:16]>.zip``).
+
+    The engine's executors keep Python files by name for the whole life of the engine, and
+    refuse a file whose name they know with other content: every version of the code gets a
+    name of its own, so jobs of two code versions can share one engine."""
+    import hashlib
+    import shutil
+
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:16]
+    target = archive.parent / "artifacts" / f"churnlake-{digest}.zip"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copyfile(archive, tmp)
+        os.replace(tmp, target)
+    return str(target)
+
+
 def get_spark(app_name: str, cfg: Config, *, catalog: bool = False) -> SparkSession:
-    """Session for a job started by spark-submit (master and jars come from the command)."""
+    """Session for a job started by spark-submit.sh: a client of the engine when one is
+    configured (``catalog`` is then the engine's own metastore), else the job's own driver
+    (master and jars come from the command)."""
+    remote = engine_remote()
+    if remote:
+        return connect_spark(app_name, cfg, remote)
     builder = SparkSession.builder.appName(app_name)
     for key, value in base_conf(cfg, catalog=catalog).items():
         builder = builder.config(key, value)

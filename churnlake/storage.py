@@ -24,6 +24,7 @@ class FileStore(Protocol):
     def list(self, uri: str) -> list[str]: ...
     def read_bytes(self, uri: str) -> bytes: ...
     def write_bytes(self, uri: str, data: bytes) -> None: ...
+    def delete_tree(self, uri: str) -> None: ...
 
 
 def _local_path(uri: str) -> Path:
@@ -57,6 +58,16 @@ class LocalStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def delete_tree(self, uri: str) -> None:
+        """Remove a file or a folder with everything in it (nothing there: no-op)."""
+        import shutil
+
+        path = _local_path(uri)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 class WebHdfsStore:
@@ -94,6 +105,10 @@ class WebHdfsStore:
         if self.exists(uri):
             self._client.delete(path)
         self._client.rename(tmp, path)
+
+    def delete_tree(self, uri: str) -> None:
+        """Remove a file or a folder recursively (nothing there: no-op)."""
+        self._client.delete(self._path(uri), recursive=True)
 
 
 def filestore_for(uri: str, cfg: Config) -> FileStore:

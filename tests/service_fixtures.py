@@ -65,3 +65,40 @@ def hdfs_cluster(tmp_path_factory):
         yield cluster
     finally:
         cluster.stop()
+
+
+def _integration_selected(session) -> bool:
+    return any(item.get_closest_marker("integration") for item in session.items)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def engine(request, tmp_path_factory):
+    """One churnlake engine (Spark Connect + Thrift JDBC, its own metastore) for the whole
+    session on free 127.0.0.1 ports, started only when integration tests were selected.
+
+    ``CHURNLAKE__ENGINE__REMOTE`` points every job the tests run through ./spark-submit.sh
+    (and Luigi) at it; tests of the classic path set ``CHURNLAKE__ENGINE__REMOTE=classic``.
+    A demo engine on the default ports never collides with it."""
+    if not _integration_selected(request.session):
+        yield None
+        return
+    from churnlake.config import load_config
+    from churnlake.services.engine import Engine
+    from tests.integration.helpers import free_port
+
+    base = _services_dir(tmp_path_factory, "engine")
+    env = {**os.environ, "CHURNLAKE__STATE_DIR": str(base / "state"), "CHURNLAKE__LOGS_DIR": str(base / "logs"),
+           "CHURNLAKE__LAKEHOUSE__ROOT": str(base / "lakehouse")}
+    cfg = load_config(environ=env)
+    server = Engine(cfg, connect_port=free_port(), thrift_port=free_port(), driver_memory="3g")
+    server.start()
+    previous = os.environ.get("CHURNLAKE__ENGINE__REMOTE")
+    os.environ["CHURNLAKE__ENGINE__REMOTE"] = server.remote_url
+    try:
+        yield server
+    finally:
+        if previous is None:
+            os.environ.pop("CHURNLAKE__ENGINE__REMOTE", None)
+        else:
+            os.environ["CHURNLAKE__ENGINE__REMOTE"] = previous
+        server.stop()

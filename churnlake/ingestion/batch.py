@@ -187,12 +187,13 @@ def interval_arg_parser(description: str):
 
 def ingested_file_hashes(spark, tables: list[Table], cfg: Config, *, except_batch: str) -> set[str]:
     """Content hashes of source files that other batches already put in ``tables``."""
-    from delta.tables import DeltaTable
     from pyspark.sql import functions as F
+
+    from churnlake.delta import table_exists
 
     seen: set[str] = set()
     for table in tables:
-        if DeltaTable.isDeltaTable(spark, table.uri(cfg)):
+        if table_exists(spark, table, cfg):
             df = spark.read.format("delta").load(table.uri(cfg))
             seen |= {r[0] for r in df.where(F.col("_batch_id") != except_batch)
                      .select("_source_file_sha256").distinct().collect() if r[0]}
@@ -206,10 +207,11 @@ def bronze_high_watermark(spark, table: Table, cfg: Config, ts_col: str, key_col
     missing. This is the low watermark of the next incremental read: bronze itself is the
     state, so a batch that never committed never moves it.
     """
-    from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    if not DeltaTable.isDeltaTable(spark, table.uri(cfg)):
+    from churnlake.delta import table_exists
+
+    if not table_exists(spark, table, cfg):
         return None
     df = spark.read.format("delta").load(table.uri(cfg))
     order = F.struct(F.try_to_timestamp(F.col(ts_col)).alias("ts"), F.col(key_col).alias("k"))

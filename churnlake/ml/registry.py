@@ -91,5 +91,19 @@ def load_model(client: MlflowClient, name: str, version) -> tuple[str, object]:
     if flavor == "sklearn":
         return flavor, mlflow.sklearn.load_model(uri)
     if flavor == "mllib":
-        return flavor, mlflow.spark.load_model(uri)
+        return flavor, load_mllib(client, version)
     raise ValueError(f"model {name} version {version.version} has no known flavor tag ({FLAVOR_TAG}={flavor!r})")
+
+
+def load_mllib(client: MlflowClient, version):
+    """An MLlib ``PipelineModel`` of a registered version, read with the MLlib reader (works in a
+    classic session and as a Spark Connect client) from the model folder its run names
+    (``churnlake.model_file``, on the lakehouse), else from the run's ``model/mllib_model``
+    artifacts downloaded to a local folder."""
+    from pyspark.ml import PipelineModel
+
+    location = client.get_run(version.run_id).data.tags.get("churnlake.model_file")
+    if location:
+        return PipelineModel.load(location)
+    local = mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path="model/mllib_model")
+    return PipelineModel.load(local)

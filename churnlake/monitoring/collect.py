@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from churnlake.config import Config
-from churnlake.delta import read_table, table_exists
+from churnlake.delta import history, read_table, table_exists
 from churnlake.monitoring import summary as S
 from churnlake.tables import ALL_TABLES, MONITORING_PIPELINE_RUNS, MONITORING_TABLES, QUALITY_RUNS
 
@@ -24,8 +24,6 @@ ISO_UTC = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"  # the session time zone is UTC (churnl
 def table_facts(spark: SparkSession, cfg: Config, run_date: dt.date) -> tuple[list[dict], list[str]]:
     """Facts of every registered table that exists (monitoring tables aside), and the names of
     those that do not exist yet."""
-    from delta.tables import DeltaTable
-
     facts, missing = [], []
     for table in ALL_TABLES:
         if table in MONITORING_TABLES:
@@ -33,7 +31,7 @@ def table_facts(spark: SparkSession, cfg: Config, run_date: dt.date) -> tuple[li
         if not table_exists(spark, table, cfg):
             missing.append(table.name)
             continue
-        history = [r.asDict(recursive=True) for r in DeltaTable.forPath(spark, table.uri(cfg)).history()
+        history = [r.asDict(recursive=True) for r in history(spark, table.uri(cfg))
                    .select("version", "timestamp", "operation", "operationMetrics", "userMetadata").collect()]
         total = read_table(spark, table, cfg).count()  # answered from the Delta log's statistics
         facts.append(S.table_stats(table.name, table.layer, history, total, run_date.isoformat()))

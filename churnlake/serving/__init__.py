@@ -1,11 +1,12 @@
-"""Serving the gold tables to SQL users: the Spark Thrift server and the shared metastore.
+"""Serving the gold tables to SQL users: the shared metastore and the jars of the servers.
 
-- :mod:`churnlake.serving.thrift`: :class:`~churnlake.serving.thrift.ThriftServer`, the
-  HiveThriftServer2 process behind ``./thrift-server.sh``.
+The JDBC endpoint itself is the engine's (:mod:`churnlake.services.engine`, ``./engine.sh``),
+which serves Spark Connect and Thrift JDBC from one driver over one metastore.
+
 - :mod:`churnlake.serving.derby`: :class:`~churnlake.serving.derby.DerbyServer`, the Derby
-  network server that lets jobs and the Thrift server share the metastore (opt-in,
-  ``metastore.url``).
-- :mod:`churnlake.serving.jars`: the jars both need, resolved by Ivy from Maven Central.
+  network server that lets several JVMs (classic jobs and the engine) share the metastore
+  (opt-in, ``metastore.url``).
+- :mod:`churnlake.serving.jars`: the jars the servers need, resolved by Ivy from Maven Central.
 
 See docs/serving_sql.md.
 """

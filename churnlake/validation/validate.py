@@ -71,22 +71,6 @@ def _empty_results(checks: list[Check]) -> list[CheckResult]:
                         observed_value="empty batch: nothing to check") for c in checks]
 
 
-def _replace_retrying(df, table: Table, cfg: Config, *, replace_where: str, metadata: str, attempts: int = 5) -> None:
-    """``replace_rows`` that retries when another validation job committed to the shared
-    quality tables at the same moment (Delta optimistic concurrency; Luigi may run the
-    validations of different tables in parallel)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            replace_rows(df, table, cfg, replace_where=replace_where, metadata=metadata)
-            return
-        except Exception as exc:  # noqa: BLE001 - only Delta's concurrency conflicts are retried
-            if "Concurrent" not in type(exc).__name__ or attempt == attempts:
-                raise
-            log.warning("%s: concurrent commit (%s), retrying (%d/%d)", table.name, type(exc).__name__,
-                        attempt, attempts)
-            time.sleep(0.5 * attempt)
-
-
 def quarantine_share_result(suite: Suite, quarantined: int, rows: int) -> CheckResult:
     """The suite-wide guard: quarantining most of a batch means a systemic problem, so stop.
 
@@ -152,7 +136,7 @@ def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.
     rows_passed = rows_in - rows_quarantined - rows_blocked
 
     where = f"table_name = '{table.name}' AND run_id = '{run_id}'"
-    _replace_retrying(spark.createDataFrame(store.result_rows(run_id, run_date, table, results, validated_at),
+    replace_rows(spark.createDataFrame(store.result_rows(run_id, run_date, table, results, validated_at),
                                             store.RESULTS_SCHEMA),
                       QUALITY_RESULTS, cfg, replace_where=where, metadata=meta)
     shares = null_shares(df, list(anomaly.null_share.get("columns", [])) if anomaly.null_share else [], rows_in)
@@ -161,7 +145,7 @@ def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.
                rows_blocked, len(results), failed, shares, suite.path.split("/")[-1],
                round(time.monotonic() - started, 1), validated_at)
     # The run row is written last: its commit is what the Luigi target looks for.
-    _replace_retrying(spark.createDataFrame([run_row], store.RUNS_SCHEMA), QUALITY_RUNS, cfg,
+    replace_rows(spark.createDataFrame([run_row], store.RUNS_SCHEMA), QUALITY_RUNS, cfg,
                       replace_where=where, metadata=meta)
     df.unpersist()
     quarantined.unpersist()

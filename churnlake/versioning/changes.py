@@ -112,10 +112,9 @@ def history(spark, uri: str, limit: int | None = None) -> list[dict]:
     rows written (operation metrics) and the user metadata."""
     import json
 
-    from delta.tables import DeltaTable
+    from churnlake.delta import history as delta_history
 
-    table = DeltaTable.forPath(spark, uri)
-    rows = (table.history(limit) if limit else table.history()).select(
+    rows = delta_history(spark, uri, limit).select(
         "version", "timestamp", "operation", "userMetadata", "operationMetrics").collect()
     out = []
     for r in rows:

@@ -89,27 +89,33 @@ def apply_policy(spark: SparkSession, cfg: Config, tables: list[Table]) -> list[
     return changed
 
 
+#: Tasks VACUUM lists a table's folders with (see :func:`sized_listing`).
+LISTING_PARALLELISM_KEY = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+
+
 @contextlib.contextmanager
 def sized_listing(spark: SparkSession):
     """VACUUM lists a table's folders with spark.sql.sources.parallelPartitionDiscovery.parallelism
     tasks (default 10,000): minutes of empty tasks per table on a small machine. Within this block
-    the session's own parallelism is used (plenty on a cluster too); the setting is restored after."""
-    key = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
-    previous = spark.conf.get(key, None)
-    spark.conf.set(key, str(max(2, spark.sparkContext.defaultParallelism)))
+    the session's shuffle partitions are used (a per-session SQL setting, so it works for a
+    Spark Connect client too and never touches another session of a shared engine); the
+    setting is restored after."""
+    previous = spark.conf.get(LISTING_PARALLELISM_KEY, None)
+    spark.conf.set(LISTING_PARALLELISM_KEY, str(max(2, int(spark.conf.get("spark.sql.shuffle.partitions", "8")))))
     try:
         yield
     finally:
         if previous is None:
-            spark.conf.unset(key)
+            spark.conf.unset(LISTING_PARALLELISM_KEY)
         else:
-            spark.conf.set(key, previous)
+            spark.conf.set(LISTING_PARALLELISM_KEY, previous)
 
 
 def vacuum(spark: SparkSession, cfg: Config, tables: list[Table], *, dry_run: bool = False) -> dict[str, int]:
     """VACUUM each existing table with the policy's file retention.
 
-    Returns, per table, the number of files deleted (or that would be, with ``dry_run``)."""
+    Returns, per table, the number of files deleted (or that would be, with ``dry_run``): the
+    files a dry run lists right before the real VACUUM."""
     hours = policy(cfg).vacuum_hours
     out = {}
     with sized_listing(spark):
@@ -117,24 +123,7 @@ def vacuum(spark: SparkSession, cfg: Config, tables: list[Table], *, dry_run: bo
             if not table_exists(spark, table, cfg):
                 continue
             sql = f"VACUUM delta.`{table.uri(cfg)}` RETAIN {hours} HOURS"
-            if dry_run:
-                out[table.name] = spark.sql(sql + " DRY RUN").count()
-            else:
-                before = _data_files(spark, table.uri(cfg))
+            out[table.name] = spark.sql(sql + " DRY RUN").count()
+            if not dry_run:
                 spark.sql(sql)
-                out[table.name] = before - _data_files(spark, table.uri(cfg))
     return out
-
-
-def _data_files(spark: SparkSession, uri: str) -> int:
-    """Parquet files under a table folder (all versions), through the Hadoop file system."""
-    jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    files = fs.listFiles(path, True)
-    n = 0
-    while files.hasNext():
-        name = files.next().getPath().getName()
-        if name.endswith(".parquet"):
-            n += 1
-    return n

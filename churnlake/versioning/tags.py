@@ -106,9 +106,9 @@ def read_ref(spark: SparkSession, cfg: Config, table: Table, ref: str) -> tuple[
 
 
 def _version_timestamp(spark: SparkSession, table: Table, cfg: Config, version: int) -> dt.datetime | None:
-    from delta.tables import DeltaTable
+    from churnlake.delta import history
 
-    rows = (DeltaTable.forPath(spark, table.uri(cfg)).history()
+    rows = (history(spark, table.uri(cfg))
             .where(F.col("version") == version).select("timestamp").collect())
     return rows[0]["timestamp"] if rows else None
 
@@ -173,14 +173,18 @@ def delete_tag(spark: SparkSession, cfg: Config, tag: str) -> int:
     rows = [r for r in list_tags(spark, cfg) if r["tag"] == tag]
     if not rows:
         raise TagError(f"no tag named {tag!r}")
-    from delta.tables import DeltaTable
+    from churnlake.delta import _quoted
+    from churnlake.storage import filestore_for
 
-    (DeltaTable.forPath(spark, META_DATA_TAGS.uri(cfg)).delete(F.col("tag") == tag))
-    jvm = spark.sparkContext._jvm
-    hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()
+    check_tag_name(tag)
+    key = "spark.databricks.delta.commitInfo.userMetadata"
+    spark.conf.set(key, json.dumps({"job": "versioning", "tag": tag, "action": "untag"}))
+    try:
+        spark.sql(f"DELETE FROM {_quoted(META_DATA_TAGS.uri(cfg))} WHERE tag = '{tag}'")
+    finally:
+        spark.conf.unset(key)
     for r in rows:
-        path = jvm.org.apache.hadoop.fs.Path(r["snapshot_uri"])
-        path.getFileSystem(hadoop_conf).delete(path, True)
+        filestore_for(r["snapshot_uri"], cfg).delete_tree(r["snapshot_uri"])
     return len(rows)
 
 

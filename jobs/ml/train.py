@@ -72,6 +72,22 @@ def save_model_file(fitted: Fitted, uri: str, cfg: Config) -> str:
     return target
 
 
+def log_mllib_model(model_uri: str, signature, example: pd.DataFrame, cfg: Config) -> str:
+    """Log an MLlib model folder as the run's ``model`` artifact (with its signature and input
+    example beside it) and return the ``runs:/`` URI to register. A model folder on a remote
+    file system (HDFS) stays there: the run then logs its location only."""
+    from urllib.parse import urlparse
+
+    run_id = mlflow.active_run().info.run_id
+    mlflow.log_text(example.to_json(orient="records", indent=1), "input_example.json")
+    mlflow.log_dict(signature.to_dict(), "model/signature.json")
+    mlflow.log_text(model_uri + "\n", "model/model_location.txt")
+    parsed = urlparse(model_uri)
+    if parsed.scheme in ("", "file"):
+        mlflow.log_artifacts(parsed.path, artifact_path="model/mllib_model")
+    return f"runs:/{run_id}/model"
+
+
 # Types our candidates' skops files hold beyond skops' defaults, reviewed: numpy dtypes (imputer
 # state) and scikit-learn's tree node storage (forests, gradient boosting).
 TRUSTED_TYPES = ("numpy.dtype", "sklearn.tree._tree.Tree")
@@ -91,7 +107,7 @@ def own_types(model) -> list[str]:
 
 
 def log_candidate(fitted: Fitted, metrics: dict, ts: TrainingSet, train: pd.DataFrame, test: pd.DataFrame,
-                  plot_dir: Path, model_uri: str, spark) -> str:
+                  plot_dir: Path, model_uri: str, spark, cfg: Config) -> str:
     """Inside the candidate's MLflow run: params, metrics, plots, model with signature and example.
     Returns the logged model's URI."""
     mlflow.log_params({**{f"hp_{k}": v for k, v in fitted.params.items()}, "library": fitted.library,
@@ -114,12 +130,15 @@ def log_candidate(fitted: Fitted, metrics: dict, ts: TrainingSet, train: pd.Data
         info = mlflow.sklearn.log_model(fitted.model, name="model", signature=signature, input_example=example,
                                         pyfunc_predict_fn="predict_proba",
                                         skops_trusted_types=own_types(fitted.model))
-    else:
-        info = mlflow.spark.log_model(fitted.model, artifact_path="model", signature=signature)
-        mlflow.log_text(example.to_json(orient="records", indent=1), "input_example.json")
+        mlflow.set_tags({FLAVOR_TAG: fitted.library, "churnlake.candidate": fitted.name,
+                         "churnlake.model_file": model_uri})
+        return info.model_uri
+    # MLlib: the model folder written by the MLlib writer (save_model_file, on the lakehouse, so
+    # the engine reads it wherever it runs) is the model; MLflow's Spark flavor needs the JVM
+    # gateway and fails as a Spark Connect client (docs/modeling.md).
     mlflow.set_tags({FLAVOR_TAG: fitted.library, "churnlake.candidate": fitted.name,
                      "churnlake.model_file": model_uri})
-    return info.model_uri
+    return log_mllib_model(model_uri, signature, example, cfg)
 
 
 def main(args: argparse.Namespace, cfg: Config) -> JobResult:
@@ -153,7 +172,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                                                 f"{run_date}/{child.info.run_id}/{name}", cfg)
                     mlflow.set_tags({"churnlake.parent_job": JOB, RUN_DATE_TAG: run_date.isoformat(),
                                      "churnlake.code_version": code_version() or "unknown"})
-                    logged = log_candidate(fitted, metrics, ts, train, test, plot_dir, model_uri, spark)
+                    logged = log_candidate(fitted, metrics, ts, train, test, plot_dir, model_uri, spark, cfg)
                 log.info("candidate %s: cv_roc_auc %.4f test %s", name, fitted.cv_roc_auc,
                          {k: round(v, 4) for k, v in metrics.items() if k in ("roc_auc", "pr_auc", "f1", "recall")})
                 fitted_by_name[name] = fitted

@@ -91,7 +91,7 @@ def cmd_diff(spark, cfg: Config, args) -> int:
         added, removed = changed_rows(old, new, args.show)
         for title, df in (("added", added), ("removed", removed)):
             print(f"\nexample rows {title}:")
-            print(df._jdf.showString(args.show, 40, False))
+            df.show(args.show, truncate=40)
     return 0
 
 
@@ -101,7 +101,7 @@ def cmd_show(spark, cfg: Config, args) -> int:
     if args.where:
         df = df.where(args.where)
     print(f"{table.name} as of {label}: {df.count()} rows")
-    print(df._jdf.showString(args.limit, 40, False))
+    df.show(args.limit, truncate=40)
     return 0
 
 

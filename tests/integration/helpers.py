@@ -91,3 +91,11 @@ def write_empty_silver_sources(spark, cfg) -> None:
     }
     for table, df in built.items():
         overwrite_table(df, table, cfg, metadata='{"job": "test_empty_source"}')
+
+
+def failed_line(res: subprocess.CompletedProcess) -> str:
+    """The job's one-line ``FAILED …`` report: on stderr as an engine client, relayed on stdout
+    by spark-submit in classic mode."""
+    lines = [ln for ln in (res.stdout + "\n" + res.stderr).splitlines() if "FAILED" in ln]
+    assert lines, f"no FAILED line in the output:\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}"
+    return lines[-1]

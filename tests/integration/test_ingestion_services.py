@@ -14,7 +14,7 @@ from churnlake.config import load_config
 from churnlake.demo.generate import generate_all
 from churnlake.demo.ticket_api import serve_in_thread, shutdown
 from tests.conftest import TELCO_CSV
-from tests.integration.helpers import VENV_BIN, pipeline_env, run
+from tests.integration.helpers import VENV_BIN, failed_line, pipeline_env, run
 
 pytestmark = pytest.mark.integration
 AS_OF = dt.date(2026, 11, 27)
@@ -107,7 +107,7 @@ def test_ticket_fetch_that_exhausts_its_retries_commits_nothing(tmp_path):
     finally:
         shutdown(server)
     assert res.returncode == 1
-    last = res.stdout.strip().splitlines()[-1]
+    last = failed_line(res)
     assert "FAILED after" in last and "FetchError: ticket API fetch failed: page 1" in last and "after 2 attempts" in last
     cfg = load_config(environ=env)
     assert not (tmp_path / "lakehouse" / "bronze" / "support").exists()  # no table, no landed file

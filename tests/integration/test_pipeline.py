@@ -21,7 +21,7 @@ from churnlake.demo.generate import append_billing, generate_all
 from churnlake.demo.ticket_api import serve_in_thread, shutdown
 from churnlake.services import luigid
 from tests.conftest import TELCO_CSV
-from tests.integration.helpers import VENV_BIN, free_port, pipeline_env, run, write_sample
+from tests.integration.helpers import VENV_BIN, failed_line, free_port, pipeline_env, run, write_sample
 
 pytestmark = pytest.mark.integration
 RUN_DATE = "2026-11-27"
@@ -295,7 +295,7 @@ def test_next_day_skips_files_already_ingested(pipeline_run, spark):
     next_day = (dt.date.fromisoformat(RUN_DATE) + dt.timedelta(days=1)).isoformat()
     res = run([str(cfg.root_dir / "spark-submit.sh"), "jobs/bronze/ingest_crm.py", "--run-date", next_day], env)
     assert res.returncode == 0, res.stderr[-3000:]
-    # spark-submit relays the Python driver's stderr on its stdout
+    # classic: spark-submit relays the Python driver's stderr on its stdout; engine: on stderr
     assert "already ingested by an earlier batch" in res.stdout + res.stderr
     bronze = read_table(spark, tables.BRONZE_CRM_CUSTOMERS, cfg)
     assert bronze.where(f"_batch_id = 'crm-customers-{next_day}'").count() == 0
@@ -312,7 +312,7 @@ def test_a_failing_job_exits_non_zero_with_one_readable_line(tmp_path):
     job = run(["./spark-submit.sh",
                "jobs/bronze/ingest_crm.py", "--run-date", RUN_DATE], env)
     assert job.returncode == 1
-    last = job.stdout.strip().splitlines()[-1]  # the driver's stderr, relayed by spark-submit
+    last = failed_line(job)
     assert "FAILED after" in last and "FileNotFoundError: the CRM inbox" in last
 
 

@@ -1,14 +1,15 @@
-"""The gold tables served over JDBC by the Spark Thrift server, next to running jobs.
+"""The gold tables served over JDBC by the engine, next to the jobs it runs.
 
 One module-wide set-up: the real bronze -> validation -> silver -> gold jobs on a 200-row CRM
-sample, with empty billing/ticket/web silver tables (the gold
-job twice, for two run dates, so the tables have two Delta versions) with the default
-embedded metastore; then the same metastore database behind a Derby network server
-(``metastore.url``), one Thrift server on a free port, and the sample queries of
-``sql/queries`` through PyHive and beeline, checked against the Delta tables read by path.
-While the server runs, the gold job runs a third time (another JVM on the same metastore).
+sample, with empty billing/ticket/web silver tables (the gold job twice, for two run dates,
+so the tables have two Delta versions), all run through ./spark-submit.sh as clients of the
+test session's engine (Spark Connect), which registers the gold tables in its own metastore;
+then the sample queries of ``sql/queries`` through PyHive and beeline against the same
+engine's Thrift endpoint, checked against the Delta tables read by path. While JDBC sessions
+are open, the gold job runs a third time through the engine (the metastore is shared, no
+Derby lock).
 
-Timings (server start, point query, VERSION AS OF) are printed and written to
+Timings (point query, VERSION AS OF) are printed and written to
 ``<tmp>/logs/thrift_measurements.json``; run with ``-s`` to see them.
 """
 
@@ -27,9 +28,7 @@ from pyspark.sql import functions as F
 from churnlake import tables
 from churnlake.config import PROJECT_ROOT, load_config
 from churnlake.delta import read_table
-from churnlake.serving.derby import DerbyServer
-from churnlake.serving.thrift import ThriftServer
-from tests.integration.helpers import (VENV_BIN, free_port, pipeline_env, run, write_empty_silver_sources,
+from tests.integration.helpers import (VENV_BIN, pipeline_env, run, write_empty_silver_sources,
                                       write_sample)
 
 pytestmark = pytest.mark.integration
@@ -52,10 +51,11 @@ def query_text(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, spark):
-    """Gold tables built by the real jobs, served by a Thrift server over a Derby network metastore."""
+def served(tmp_path_factory, spark, engine):
+    """Gold tables built by the real jobs through the engine, served by the engine's JDBC endpoint."""
     base = tmp_path_factory.mktemp("thrift")
     env = pipeline_env(base)
+    assert env["CHURNLAKE__ENGINE__REMOTE"] == engine.remote_url
     # Only the run dates' snapshots: no training snapshot partition (D - horizon) in this table,
     # so the queries below see exactly the dates the test wrote.
     env["CHURNLAKE__TRAINING__LABEL_HORIZON_DAYS"] = "0"
@@ -66,25 +66,15 @@ def served(tmp_path_factory, spark):
     write_empty_silver_sources(spark, load_config(environ=env))  # only the CRM features matter here
     for run_date in RUN_DATES:  # two commits per gold table
         spark_submit("jobs/gold/customer_features.py", env, "--run-date", run_date)
-
-    # From here on the metastore written above is shared through a Derby network server.
-    derby_port, thrift_port = free_port(), free_port()
-    env["CHURNLAKE__METASTORE__URL"] = f"jdbc:derby://127.0.0.1:{derby_port}/metastore_db;create=true"
     cfg = load_config(environ=env)
-    derby = DerbyServer(cfg, derby_port).start()
-    server = ThriftServer(cfg, thrift_port)
-    measurements = {"derby_start_s": round(derby.start_seconds, 2)}
+    measurements = {}
     try:
-        server.start()
-        measurements["server_start_s"] = round(server.start_seconds, 2)
-        yield {"base": base, "env": env, "cfg": cfg, "server": server, "m": measurements}
+        yield {"base": base, "env": env, "cfg": cfg, "server": engine, "m": measurements}
     finally:
-        server.stop()
-        derby.stop()
         out = cfg.logs_dir / "thrift_measurements.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(measurements, indent=2))
-        print(f"\nThrift server measurements ({out}): {json.dumps(measurements)}")
+        print(f"\nJDBC measurements ({out}): {json.dumps(measurements)}")
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +87,7 @@ def conn(served, spark):
     between = (history[1]["epoch"] + history[2]["epoch"]) / 2
     served["as_of_ts"] = dt.datetime.fromtimestamp(between, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     started = time.monotonic()
-    connection = hive.connect(host="127.0.0.1", port=served["server"].port, username="churnlake",
+    connection = hive.connect(host="127.0.0.1", port=served["server"].thrift_port, username="churnlake",
                               configuration={"set:hivevar:customer_id": CUSTOMER,
                                              "set:hivevar:as_of_ts": served["as_of_ts"]})
     served["m"]["pyhive_connect_s"] = round(time.monotonic() - started, 2)
@@ -107,9 +97,9 @@ def conn(served, spark):
 
 def history_by_path(spark, cfg) -> list[dict]:
     """Versions of gold.customer_features, oldest first, from the Delta log (no metastore)."""
-    from delta.tables import DeltaTable
+    from churnlake.delta import history as delta_history
 
-    history = DeltaTable.forPath(spark, tables.GOLD_CUSTOMER_FEATURES.uri(cfg)).history()
+    history = delta_history(spark, tables.GOLD_CUSTOMER_FEATURES.uri(cfg))
     rows = (history.select("version", "operation", "userMetadata",
                            F.col("timestamp").cast("double").alias("epoch"))
             .orderBy("version").collect())
@@ -276,7 +266,8 @@ def test_beeline_query_and_column_metadata(served, gold, tmp_path):
 
 
 def test_gold_job_runs_while_the_server_serves(served, conn):
-    """Another JVM (the gold job) uses the metastore while the Thrift server holds it open."""
+    """The gold job (a Connect client of the same engine) registers and writes while a JDBC
+    session is open, and the JDBC session sees the new version at once."""
     started = time.monotonic()
     spark_submit("jobs/gold/customer_features.py", served["env"], "--run-date", LATE_RUN_DATE)
     served["m"]["gold_job_while_serving_s"] = round(time.monotonic() - started, 1)

@@ -1,0 +1,81 @@
+"""Every job and library module must run as a Spark Connect client of the engine.
+
+Spark Connect sessions have no JVM gateway: ``spark.sparkContext``, ``_jvm``, ``_jsc``, ``_jdf``,
+``_jsparkSession``, RDDs, the ``DeltaTable`` Python API (``delta.tables``; its Connect server
+is not available here) and MLflow's Spark flavor (``mlflow.spark``, which reaches for the JVM's
+Hadoop file system) all fail there. This static check reads the code's tokens (strings and
+comments aside) so that a new use fails the suite at once, not in a run against the engine.
+"""
+
+from __future__ import annotations
+
+import io
+import tokenize
+from pathlib import Path
+
+import pytest
+
+from churnlake.config import PROJECT_ROOT
+
+#: Names whose use means "needs the JVM gateway / a classic session".
+FORBIDDEN_NAMES = {
+    "_jvm": "the JVM gateway",
+    "_jsc": "the JavaSparkContext",
+    "_jdf": "the JVM DataFrame",
+    "_jsparkSession": "the JVM SparkSession",
+    "sparkContext": "the SparkContext (use spark.conf / SQL settings)",
+    "SparkContext": "the SparkContext",
+    "DeltaTable": "the DeltaTable Python API (use Delta SQL: DESCRIBE HISTORY, DELETE, MERGE INTO ...)",
+    "rdd": "RDDs (use DataFrame operations)",
+}
+#: Dotted module paths whose import or use is JVM-only.
+FORBIDDEN_DOTTED = {
+    ("delta", "tables"): "delta.tables (the DeltaTable API)",
+    ("mlflow", "spark"): "MLflow's Spark flavor (save MLlib models with the MLlib writer)",
+}
+#: Code that legitimately runs in its own classic JVM session or never touches Spark.
+CHECKED_DIRS = ("jobs", "churnlake", "luigi_tasks")
+
+
+def jvm_only_uses(source: str) -> list[tuple[int, str]]:
+    """(line, what) for every JVM-only API the code's tokens name (strings/comments ignored)."""
+    found: list[tuple[int, str]] = []
+    tokens = [t for t in tokenize.generate_tokens(io.StringIO(source).readline)
+              if t.type in (tokenize.NAME, tokenize.OP)]
+    for i, tok in enumerate(tokens):
+        if tok.type != tokenize.NAME:
+            continue
+        if tok.string in FORBIDDEN_NAMES:
+            # ``rdd`` only as an attribute (``df.rdd``), not as a local variable name.
+            if tok.string == "rdd" and not (i and tokens[i - 1].string == "."):
+                continue
+            found.append((tok.start[0], f"{tok.string}: {FORBIDDEN_NAMES[tok.string]}"))
+        if i + 2 < len(tokens) and tokens[i + 1].string == ".":
+            pair = (tok.string, tokens[i + 2].string)
+            if pair in FORBIDDEN_DOTTED:
+                found.append((tok.start[0], FORBIDDEN_DOTTED[pair]))
+    return found
+
+
+def _modules() -> list[Path]:
+    return sorted(p for d in CHECKED_DIRS for p in (PROJECT_ROOT / d).rglob("*.py"))
+
+
+def test_the_checker_finds_what_it_must():
+    sample = ("from delta.tables import DeltaTable\n"
+              "n = spark.sparkContext.defaultParallelism\n"
+              "print(df._jdf.showString(5, 40, False))\n"
+              "rows = df.rdd.map(len)\n"
+              "mlflow.spark.log_model(m, artifact_path='model')\n"
+              "# DeltaTable in a comment is fine\n"
+              "doc = 'and sparkContext in a string too'\n"
+              "rdd = 3\n")
+    lines = [line for line, _ in jvm_only_uses(sample)]
+    assert lines == [1, 1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
+def test_no_jvm_only_api(path: Path):
+    uses = jvm_only_uses(path.read_text(encoding="utf-8"))
+    assert not uses, (f"{path.relative_to(PROJECT_ROOT)} uses JVM-only APIs that fail on the engine "
+                      "(Spark Connect): " + "; ".join(f"line {n}: {what}" for n, what in uses))
