@@ -104,7 +104,6 @@ if [[ -n "$remote" ]]; then
   fi
   export CHURNLAKE_ENGINE_REMOTE="$remote"
   export CHURNLAKE_SESSION_CONF="$session_conf"
-  export CHURNLAKE_CODE_ARCHIVE="$archive"
   exec "$VENV/bin/python" "$app" "$@"
 fi
 unset CHURNLAKE_ENGINE_REMOTE

@@ -144,6 +144,20 @@ def log_failure(exc: BaseException, duration_s: float) -> str:
     return f"{type(exc).__name__}: {cause}"
 
 
+def _engine_explained(exc: BaseException) -> BaseException:
+    """A job that lost its engine mid-run fails with whatever gRPC error the client saw; when
+    the engine no longer answers, the failure says so, naming the endpoint and the way back."""
+    from churnlake.spark import EngineUnavailable, engine_answers, engine_down_message, engine_remote
+
+    remote = engine_remote()
+    if remote is None or isinstance(exc, EngineUnavailable) or engine_answers(remote):
+        return exc
+    first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    explained = EngineUnavailable(f"{engine_down_message(remote)} (the job saw: {type(exc).__name__}: {first})")
+    explained.__cause__ = exc
+    return explained
+
+
 def run_job(job: str, main: Callable[[argparse.Namespace, Config], JobResult],
             parser: argparse.ArgumentParser, argv: list[str] | None = None) -> None:
     """Parse args, load config, run ``main`` with logging and timing; exit 1 on failure."""
@@ -161,7 +175,7 @@ def run_job(job: str, main: Callable[[argparse.Namespace, Config], JobResult],
         result = main(args, cfg)
     except Exception as exc:  # noqa: BLE001 - the job boundary: report and exit non-zero
         duration = time.monotonic() - started
-        error = log_failure(exc, duration)
+        error = log_failure(_engine_explained(exc), duration)
         _record_job_run(cfg, job_run_record(job, args, status="failed", started_at=started_at,
                                             ended_at=records.utc_now(), duration_s=duration, error=error))
         logging.shutdown()

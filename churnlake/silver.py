@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from churnlake.config import Config
 from churnlake.delta import overwrite_table
 from churnlake.jobrun import JobResult, commit_metadata
+from churnlake.spark import cached
 from churnlake.tables import Table
 from churnlake.transforms.silver import latest_per_key
 from churnlake.validation.store import validated_rows
@@ -28,7 +29,7 @@ def build_silver(spark: SparkSession, cfg: Config, *, job: str, run_date: dt.dat
     """
     rows = validated_rows(spark, bronze, cfg, run_date)
     typed = prepare(rows)
-    current = (latest_per_key(typed, key, list(order_by)) if key else typed).cache()
+    current = cached(latest_per_key(typed, key, list(order_by)) if key else typed)
     rows_in, rows_out = rows.count(), current.count()
     overwrite_table(current, silver, cfg, metadata=commit_metadata(job, run_date))
     current.unpersist()

@@ -86,8 +86,6 @@ def base_conf(cfg: Config, *, catalog: bool) -> dict[str, str]:
 ENV_REMOTE = "CHURNLAKE_ENGINE_REMOTE"
 #: ``--conf`` settings given to spark-submit.sh in engine mode (JSON object), applied per session.
 ENV_SESSION_CONF = "CHURNLAKE_SESSION_CONF"
-#: The code archive spark-submit.sh builds; an engine client uploads it for Python UDFs.
-ENV_CODE_ARCHIVE = "CHURNLAKE_CODE_ARCHIVE"
 
 
 class EngineUnavailable(RuntimeError):
@@ -146,30 +144,43 @@ def connect_spark(app_name: str, cfg: Config, remote: str) -> SparkSession:
     # whose engine died should fail within seconds with a message saying so.
     spark.client.set_retry_policies([DefaultPolicy(max_retries=4, max_backoff=4000)])
     spark.conf._set_all(configs=session_conf(cfg), silent=False)
-    archive = os.environ.get(ENV_CODE_ARCHIVE)
-    if archive and os.path.isfile(archive):
-        # The project's code reaches the engine's Python workers (UDFs) with the session.
-        spark.addArtifacts(versioned_archive(Path(archive)), pyfile=True)
     return spark
 
 
-def versioned_archive(archive: Path) -> str:
-    """A copy of the code archive named by its content (``churnlake-<sha256[:16]>.zip``).
+#: DataFrames this process cached through :func:`cached`, unpersisted by :func:`stop`.
+_CACHED: list = []
 
-    The engine's executors keep Python files by name for the whole life of the engine, and
-    refuse a file whose name they know with other content: every version of the code gets a
-    name of its own, so jobs of two code versions can share one engine."""
-    import hashlib
-    import shutil
 
-    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:16]
-    target = archive.parent / "artifacts" / f"churnlake-{digest}.zip"
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        shutil.copyfile(archive, tmp)
-        os.replace(tmp, target)
-    return str(target)
+def cached(df):
+    """``df.cache()``, remembered so that :func:`stop` releases it.
+
+    The engine's cache is shared by all its sessions and outlives them: a cached DataFrame a
+    job does not unpersist stays in the engine's memory until the engine stops (measured: a
+    new session still finds it cached). Every job caches through this function and ends with
+    :func:`stop`, so a long-running engine's memory stays flat over repeated runs."""
+    df = df.cache()
+    _CACHED.append(df)
+    return df
+
+
+def release_cached() -> int:
+    """Unpersist every DataFrame :func:`cached` remembered; returns how many."""
+    n = 0
+    while _CACHED:
+        df = _CACHED.pop()
+        try:
+            df.unpersist()
+            n += 1
+        except Exception:  # noqa: BLE001 - releasing must never hide the job's own outcome
+            pass
+    return n
+
+
+def stop(spark: SparkSession) -> None:
+    """End a job's session: release what it cached, then stop (a Connect session is released
+    on the engine; a classic one stops its driver)."""
+    release_cached()
+    spark.stop()
 
 
 def get_spark(app_name: str, cfg: Config, *, catalog: bool = False) -> SparkSession:

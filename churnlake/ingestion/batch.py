@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from churnlake.config import Config
+from churnlake.spark import cached
 from churnlake.storage import delta_commits, filestore_for
 from churnlake.tables import Table, landing_uri
 
@@ -249,9 +250,9 @@ def incremental_batch(spark, cfg: Config, *, table: Table, job: str, interval: I
     else:
         raw = spark.createDataFrame([], schema.add(CORRUPT_COLUMN, "string").add("_file", "string"))
         sha = {}
-    bronze = add_lineage(raw, source=source, batch_id=batch, ingested_at=ingested_at,
-                         ingest_date=interval.day, file_col=F.col("_file"), sha_by_file=sha,
-                         rescued_col=F.col(CORRUPT_COLUMN)).drop("_file", CORRUPT_COLUMN).cache()
+    bronze = cached(add_lineage(raw, source=source, batch_id=batch, ingested_at=ingested_at,
+                                ingest_date=interval.day, file_col=F.col("_file"), sha_by_file=sha,
+                                rescued_col=F.col(CORRUPT_COLUMN)).drop("_file", CORRUPT_COLUMN))
     report.rows_written = bronze.count()
     if report.rows_written != rows_read:
         raise RuntimeError(f"reconciliation failed for {batch}: fetched {rows_read} records, "

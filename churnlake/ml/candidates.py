@@ -19,6 +19,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from churnlake.spark import cached
+
 log = logging.getLogger(__name__)
 LABEL = "churned"
 KEY = "customer_id"
@@ -169,8 +171,8 @@ def fit_mllib(spark, name: str, train: pd.DataFrame, test: pd.DataFrame, categor
         train, test = train.fillna({c: 0.0 for c in empty}), test.fillna({c: 0.0 for c in empty})
     weights = balanced_weights(train[LABEL].to_numpy())
     w0, w1 = float(weights[train[LABEL].to_numpy() == 0][0]), float(weights[train[LABEL].to_numpy() == 1][0])
-    sdf = spark_frame(spark, train, categorical, numeric).withColumn(
-        "weight", F.when(F.col(LABEL) == 1, F.lit(w1)).otherwise(F.lit(w0))).cache()
+    sdf = cached(spark_frame(spark, train, categorical, numeric).withColumn(
+        "weight", F.when(F.col(LABEL) == 1, F.lit(w1)).otherwise(F.lit(w0))))
     pipeline = mllib_pipeline(name, categorical, numeric, seed)
     est = pipeline.getStages()[-1]
     grid = ParamGridBuilder()

@@ -79,9 +79,23 @@ def gate(client: MlflowClient, name: str, version: str, metric: str, challenger_
 
 
 def register(model_uri: str, name: str, flavor: str, tags: dict[str, str]) -> str:
-    """Register a logged model (its ``models:/m-…`` URI) as a new version of ``name``; returns it."""
-    mv = mlflow.register_model(model_uri, name, tags={FLAVOR_TAG: flavor, **tags})
-    return str(mv.version)
+    """Register a model as a new version of ``name``; returns the version.
+
+    ``model_uri`` is a logged model (``models:/m-…``, scikit-learn) or a run's artifact folder
+    (``runs:/<run id>/model``, MLlib: the folder the MLlib writer produced, which is not an
+    MLflow logged model, so the version is created from the folder's location)."""
+    all_tags = {FLAVOR_TAG: flavor, **tags}
+    if not model_uri.startswith("runs:/"):
+        return str(mlflow.register_model(model_uri, name, tags=all_tags).version)
+    run_id, _, path = model_uri.removeprefix("runs:/").partition("/")
+    client = MlflowClient()
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
+            raise
+    source = f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{path}"
+    return str(client.create_model_version(name, source, run_id=run_id, tags=all_tags).version)
 
 
 def load_model(client: MlflowClient, name: str, version) -> tuple[str, object]:

@@ -31,10 +31,10 @@ def table_facts(spark: SparkSession, cfg: Config, run_date: dt.date) -> tuple[li
         if not table_exists(spark, table, cfg):
             missing.append(table.name)
             continue
-        history = [r.asDict(recursive=True) for r in history(spark, table.uri(cfg))
+        commits = [r.asDict(recursive=True) for r in history(spark, table.uri(cfg))
                    .select("version", "timestamp", "operation", "operationMetrics", "userMetadata").collect()]
         total = read_table(spark, table, cfg).count()  # answered from the Delta log's statistics
-        facts.append(S.table_stats(table.name, table.layer, history, total, run_date.isoformat()))
+        facts.append(S.table_stats(table.name, table.layer, commits, total, run_date.isoformat()))
     return facts, missing
 
 

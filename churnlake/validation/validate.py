@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 from churnlake.config import Config
 from churnlake.delta import read_table, replace_rows, table_exists
 from churnlake.jobrun import commit_metadata
+from churnlake.spark import cached
 from churnlake.tables import QUALITY_RESULTS, QUALITY_RUNS, Table, get_table, quarantine_table
 from churnlake.validation import store
 from churnlake.validation.report import write_report
@@ -98,7 +99,7 @@ def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.
     batch_ids = store.batches_to_validate(spark, bronze, table, cfg, run_id, run_date)
     log.info("%s: validating %d batch(es) up to %s", table.name, len(batch_ids), run_date)
     batch = bronze.where(F.col("_batch_id").isin(batch_ids)) if batch_ids else bronze.limit(0)
-    df = prepare(batch, suite, reference_keys(spark, suite, cfg, run_date)).cache()
+    df = cached(prepare(batch, suite, reference_keys(spark, suite, cfg, run_date)))
     rows_in = df.count()
 
     past = store.history(spark, table, cfg, run_id, run_date)
@@ -120,12 +121,12 @@ def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.
                         table.name, r.check.id, r.unexpected_count, failing[r.check.id])
     validated_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
     tagged = df.withColumn(REASONS_COLUMN, quarantine_reasons(checks))
-    quarantined = (tagged.where(F.size(REASONS_COLUMN) > 0)
+    quarantined = cached(tagged.where(F.size(REASONS_COLUMN) > 0)
                    .select(*bronze_columns, REASONS_COLUMN)
                    .withColumn("_row_hash", store.row_hash(tagged, bronze_columns))
                    .withColumn("_validation_run_id", F.lit(run_id))
                    .withColumn("_validation_date", F.lit(run_date))
-                   .withColumn("_quarantined_at", F.lit(validated_at))).cache()
+                   .withColumn("_quarantined_at", F.lit(validated_at)))
     rows_quarantined = quarantined.count()
     results.append(quarantine_share_result(suite, rows_quarantined, rows_in))
     status = status_of(results)

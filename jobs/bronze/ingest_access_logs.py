@@ -21,7 +21,7 @@ from churnlake.delta import replace_rows
 from churnlake.ingestion.batch import (BatchReport, Interval, ingested_file_hashes, interval_arg_parser,
                                        land_bytes, reporting, sha256_bytes, skip_if_committed)
 from churnlake.jobrun import JobResult, commit_metadata, run_job
-from churnlake.spark import get_spark
+from churnlake.spark import cached, get_spark, stop
 from churnlake.tables import BRONZE_WEB_ACCESS_LOGS as TABLE
 from churnlake.tables import QUARANTINE_WEB_ACCESS_LOGS as QUARANTINE
 from churnlake.transforms.access_logs import parse_access_log
@@ -65,7 +65,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
             parsed = add_lineage(parse_access_log(lines), source=SOURCE, batch_id=batch,
                                  ingested_at=ingested_at, ingest_date=interval.day,
                                  file_col=F.col("_file"), sha_by_file={f.name: f.sha256 for f in landed})
-            parsed = parsed.drop("_file").cache()
+            parsed = cached(parsed.drop("_file"))
             rejected = (parsed.where(F.col("_reject_reason").isNotNull())
                         .select("raw_line", F.col("_reject_reason").alias("reason"), "_source",
                                 "_ingest_date", "_batch_id", "_ingested_at", "_source_file",
@@ -86,7 +86,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
             if report.rows_rejected:
                 log.warning("%d lines quarantined in %s", report.rows_rejected, QUARANTINE.name)
         finally:
-            spark.stop()
+            stop(spark)
     return JobResult(rows_in=report.rows_read, rows_out=report.rows_written,
                      details={"batch_id": batch, "quarantined": report.rows_rejected,
                               "files": report.extra.get("files", 0)})

@@ -23,7 +23,7 @@ from churnlake.ingestion.batch import (BatchReport, Interval, bronze_high_waterm
                                        interval_arg_parser, reporting, skip_if_committed)
 from churnlake.ingestion.sql_extract import BILLING_TABLES, extract_increment
 from churnlake.jobrun import JobResult, run_job, with_table_arg
-from churnlake.spark import get_spark
+from churnlake.spark import get_spark, stop
 from churnlake.tables import BILLING_TABLES as BRONZE_TABLES
 
 JOB = "bronze_ingest_billing"
@@ -72,7 +72,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                               report=report, fetch=fetch, schema_name=f"billing_{args.table}",
                               extra_meta={"table": args.table})
         finally:
-            spark.stop()
+            stop(spark)
     return JobResult(rows_in=report.rows_read, rows_out=report.rows_written,
                      details={"batch_id": batch, **report.extra})
 

@@ -23,7 +23,7 @@ from churnlake.ingestion.batch import (BatchReport, Interval, ingested_file_hash
 from churnlake.ingestion.readers import CORRUPT_COLUMN, csv_header_problem, read_crm_csv
 from churnlake.jobrun import JobResult, commit_metadata, run_job
 from churnlake.schemas import struct
-from churnlake.spark import get_spark
+from churnlake.spark import cached, get_spark, stop
 from churnlake.tables import BRONZE_CRM_CUSTOMERS as TABLE
 from churnlake.transforms.bronze import add_lineage
 
@@ -93,7 +93,7 @@ def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport)
                              ingest_date=run_date, file_col=F.col("_file"),
                              sha_by_file={f.name: f.sha256 for f in landed},
                              rescued_col=F.col("_corrupt_record")).drop("_file", "_corrupt_record")
-        bronze = bronze.cache()
+        bronze = cached(bronze)
         rows = bronze.count()
         replace_rows(bronze, TABLE, cfg,
                      replace_where=f"_source = '{SOURCE}' AND _batch_id = '{batch_id}'",
@@ -108,7 +108,7 @@ def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport)
                          details={"batch_id": batch_id, "files": len(landed),
                                   "skipped_files": len(files) - len(landed), "rescued_rows": rescued})
     finally:
-        spark.stop()
+        stop(spark)
 
 
 if __name__ == "__main__":

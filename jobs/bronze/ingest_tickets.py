@@ -20,7 +20,7 @@ from churnlake.ingestion.batch import (BatchReport, Interval, bronze_high_waterm
                                        interval_arg_parser, reporting, skip_if_committed)
 from churnlake.ingestion.http_client import fetch_tickets, token_from_env
 from churnlake.jobrun import JobResult, run_job
-from churnlake.spark import get_spark
+from churnlake.spark import get_spark, stop
 from churnlake.tables import BRONZE_SUPPORT_TICKETS as TABLE
 
 JOB = "bronze_ingest_tickets"
@@ -60,7 +60,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                     report.attempts = attempts
                 raise
         finally:
-            spark.stop()
+            stop(spark)
     return JobResult(rows_in=report.rows_read, rows_out=report.rows_written,
                      details={"batch_id": batch, **report.extra})
 

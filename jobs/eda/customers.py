@@ -17,7 +17,7 @@ from churnlake.eda.load import load_table
 from churnlake.eda.report import INDEX, report_dir, write_report
 from churnlake.eda.stats import churn_rate
 from churnlake.jobrun import JobResult, job_arg_parser, run_job
-from churnlake.spark import get_spark
+from churnlake.spark import get_spark, stop
 from churnlake.tables import SILVER_CUSTOMERS
 
 JOB = "eda_customers"
@@ -35,7 +35,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                          details={"delta_version": version, "report": str(out_dir / INDEX),
                                   "files": len(files), "churn_rate": round(churn_rate(customers), 4)})
     finally:
-        spark.stop()
+        stop(spark)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from churnlake.delta import latest_version, read_table
 from churnlake.features.online import engine_for, materialize, online_url
 from churnlake.features.registry import load_registry
 from churnlake.jobrun import JobResult, job_arg_parser, run_job
-from churnlake.spark import get_spark
+from churnlake.spark import get_spark, stop
 from churnlake.tables import get_table
 
 JOB = "features_materialize_online"
@@ -42,7 +42,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
         finally:
             engine.dispose()
     finally:
-        spark.stop()
+        stop(spark)
     return JobResult(rows_in=count, rows_out=count, details={"delta_version": version, "store": online_url(cfg)})
 
 

@@ -22,7 +22,7 @@ from churnlake.delta import read_table, register_in_catalog, replace_rows, set_t
 from churnlake.jobrun import JobResult, commit_metadata, job_arg_parser, run_job
 from churnlake.ml.settings import training_settings
 from churnlake.schemas import conform, struct
-from churnlake.spark import get_spark
+from churnlake.spark import cached, get_spark, stop
 from churnlake.storage import delta_commits, filestore_for
 from churnlake.tables import (GOLD_CHURN_LABELS, GOLD_CUSTOMER_FEATURES, SILVER_CUSTOMERS, SILVER_INVOICES,
                               SILVER_PAYMENTS, SILVER_TICKETS, SILVER_WEB_EVENTS, Table)
@@ -66,7 +66,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     try:
         versions = run_versions(SILVER_CUSTOMERS, cfg)
         version = snapshot_version(versions, SILVER_CUSTOMERS, args.run_date)
-        customers = read_table(spark, SILVER_CUSTOMERS, cfg, version=version).cache()
+        customers = cached(read_table(spark, SILVER_CUSTOMERS, cfg, version=version))
         feature_date = training_settings(cfg).feature_date(args.run_date)
         train_version, carried_back = training_snapshot_version(versions, feature_date)
         sources = dict(invoices=read_table(spark, SILVER_INVOICES, cfg),
@@ -76,7 +76,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
         if feature_date != args.run_date:
             train_customers = read_table(spark, SILVER_CUSTOMERS, cfg, version=train_version)
             features = features.unionByName(customer_features(train_customers, feature_date, **sources))
-        features = conform(features, struct(cfg, "gold", "customer_features"), "gold.customer_features").cache()
+        features = cached(conform(features, struct(cfg, "gold", "customer_features"), "gold.customer_features"))
         labels = conform(churn_labels(customers, args.run_date), struct(cfg, "gold", "churn_labels"),
                          "gold.churn_labels")
         dates = sorted({args.run_date.isoformat(), feature_date.isoformat()})
@@ -98,7 +98,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                                   "training_crm_carried_back": carried_back,
                                   "features": len(features.columns) - 2})
     finally:
-        spark.stop()
+        stop(spark)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from churnlake.jobrun import log_failure, setup_logging
 from churnlake.ml.settings import training_settings
 from churnlake.ml.tracking import configure_mlflow
 from churnlake.ml.training_set import build_training_set
-from churnlake.spark import get_spark
+from churnlake.spark import get_spark, stop
 
 JOB = "ml_reproduce"
 log = logging.getLogger(JOB)
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         if spark is not None:
-            spark.stop()
+            stop(spark)
     same = ts.sha256 == inputs["training_set_sha256"]
     print(f"{name} version {args.model_version} (run {inputs['run_id']}): training set rebuilt from "
           f"gold.customer_features v{inputs['features_delta_version']} and gold.churn_labels "

@@ -31,7 +31,7 @@ from churnlake.ml.settings import training_settings
 from churnlake.ml.tracking import configure_mlflow
 from churnlake.ml.training_set import GROUP, split_features
 from churnlake.schemas import conform, struct
-from churnlake.spark import get_spark
+from churnlake.spark import get_spark, stop
 from churnlake.tables import GOLD_CHURN_LABELS, GOLD_CHURN_PREDICTIONS
 
 JOB = "ml_score"
@@ -97,7 +97,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                                   "in_contact_budget": int(scored["in_contact_budget"].sum()),
                                   "mean_probability": round(float(scored["churn_probability"].mean()), 4)})
     finally:
-        spark.stop()
+        stop(spark)
 
 
 if __name__ == "__main__":

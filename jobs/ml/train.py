@@ -38,7 +38,7 @@ from churnlake.ml.report import write_report
 from churnlake.ml.settings import TrainingSettings, training_settings
 from churnlake.ml.tracking import JOB_TAG, RUN_DATE_TAG, configure_mlflow
 from churnlake.ml.training_set import GROUP, TrainingSet, build_training_set, split_features
-from churnlake.spark import get_spark
+from churnlake.spark import get_spark, stop
 from churnlake.storage import filestore_for
 
 JOB = "ml_train"
@@ -223,7 +223,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                                   "model_version": version, "promoted": decision.promoted,
                                   "report": str(paths["html"])})
     finally:
-        spark.stop()
+        stop(spark)
 
 
 if __name__ == "__main__":

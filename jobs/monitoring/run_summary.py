@@ -20,7 +20,7 @@ from churnlake.jobrun import JobResult, commit_metadata, job_arg_parser, run_job
 from churnlake.monitoring import collect, dashboard, records
 from churnlake.monitoring.summary import (JOB, PIPELINE_RUNS_SCHEMA, SUMMARY_TASK_FAMILY, TASK_RUNS_SCHEMA,
                                           build_summary, pipeline_run_row, task_run_rows)
-from churnlake.spark import get_spark
+from churnlake.spark import get_spark, stop
 from churnlake.tables import MONITORING_PIPELINE_RUNS, MONITORING_TASK_RUNS
 
 HISTORY_RUNS = 14  # run dates in the dashboard's "recent runs"
@@ -62,7 +62,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                      metadata=commit_metadata(JOB, args.run_date, status=summary["status"],
                                               last_event_at=last_event))
     finally:
-        spark.stop()
+        stop(spark)
     log.info("run %s: %s, %d tasks (%d failed, %d not run), quality %s, dashboard %s", day, summary["status"],
              summary["tasks_total"], summary["tasks_failed"], summary["tasks_pending"], summary["quality_status"],
              written["html"])

@@ -14,7 +14,7 @@ import argparse
 from churnlake.config import Config
 from churnlake.jobrun import JobResult, job_arg_parser, run_job, with_table_arg
 from churnlake.silver import build_silver
-from churnlake.spark import get_spark
+from churnlake.spark import get_spark, stop
 from churnlake.tables import BILLING_TABLES, SILVER_INVOICES, SILVER_PAYMENTS
 from churnlake.transforms.silver import history_versions, type_invoices, type_payments
 
@@ -32,7 +32,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                             bronze=BILLING_TABLES[args.table], silver=silver,
                             prepare=lambda df: history_versions(prepare(df), key, "updated_at"), key=None)
     finally:
-        spark.stop()
+        stop(spark)
 
 
 if __name__ == "__main__":

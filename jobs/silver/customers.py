@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from churnlake.config import Config
 from churnlake.jobrun import JobResult, job_arg_parser, run_job
 from churnlake.silver import build_silver
-from churnlake.spark import get_spark
+from churnlake.spark import get_spark, stop
 from churnlake.tables import BRONZE_CRM_CUSTOMERS, SILVER_CUSTOMERS
 from churnlake.transforms.silver import standardise_service_flags, type_crm_customers
 
@@ -35,7 +35,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
         return build_silver(spark, cfg, job=JOB, run_date=args.run_date, bronze=BRONZE_CRM_CUSTOMERS,
                             silver=SILVER_CUSTOMERS, prepare=prepare, key="customer_id")
     finally:
-        spark.stop()
+        stop(spark)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from churnlake.config import Config
 from churnlake.delta import latest_version, overwrite_table, read_table
 from churnlake.jobrun import JobResult, commit_metadata, job_arg_parser, run_job
 from churnlake.ml import preprocessing
-from churnlake.spark import get_spark
+from churnlake.spark import cached, get_spark, stop
 from churnlake.tables import SILVER_CUSTOMERS, SILVER_MODEL_READY
 
 JOB = "silver_model_ready"
@@ -37,11 +37,11 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
         version = latest_version(spark, SILVER_CUSTOMERS, cfg)
         customers = read_table(spark, SILVER_CUSTOMERS, cfg, version=version)
         labelled = customers.where(F.col(preprocessing.LABEL).isNotNull())
-        split = preprocessing.stratified_split(labelled, preprocessing.LABEL, cfg.test_size, cfg.seed).cache()
+        split = cached(preprocessing.stratified_split(labelled, preprocessing.LABEL, cfg.test_size, cfg.seed))
         model, ready = preprocessing.fit_transform(split)
         uri = preprocessing_uri(cfg, version)
         preprocessing.save(model, uri)
-        ready = ready.withColumn("preprocessing_uri", F.lit(uri)).withColumn("silver_version", F.lit(version)).cache()
+        ready = cached(ready.withColumn("preprocessing_uri", F.lit(uri)).withColumn("silver_version", F.lit(version)))
         counts = {r["split"]: r["count"] for r in ready.groupBy("split").count().collect()}
         overwrite_table(ready, SILVER_MODEL_READY, cfg, metadata=commit_metadata(
             JOB, args.run_date, silver_customers_version=version, preprocessing_uri=uri,
@@ -50,7 +50,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                          details={"train": counts.get("train", 0), "test": counts.get("test", 0),
                                   "silver_version": version, "preprocessing_uri": uri})
     finally:
-        spark.stop()
+        stop(spark)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import argparse
 from churnlake.config import Config
 from churnlake.jobrun import JobResult, job_arg_parser, run_job
 from churnlake.silver import build_silver
-from churnlake.spark import get_spark
+from churnlake.spark import get_spark, stop
 from churnlake.tables import BRONZE_SUPPORT_TICKETS, SILVER_TICKETS
 from churnlake.transforms.silver import history_versions, type_tickets
 
@@ -28,7 +28,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                             silver=SILVER_TICKETS, key=None,
                             prepare=lambda df: history_versions(type_tickets(df), "ticket_id", "updated_at"))
     finally:
-        spark.stop()
+        stop(spark)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import argparse
 from churnlake.config import Config
 from churnlake.jobrun import JobResult, job_arg_parser, run_job
 from churnlake.silver import build_silver, pseudonym_key
-from churnlake.spark import get_spark
+from churnlake.spark import get_spark, stop
 from churnlake.tables import BRONZE_WEB_ACCESS_LOGS, SILVER_WEB_EVENTS
 from churnlake.transforms.silver import web_events
 
@@ -28,7 +28,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
         return build_silver(spark, cfg, job=JOB, run_date=args.run_date, bronze=BRONZE_WEB_ACCESS_LOGS,
                             silver=SILVER_WEB_EVENTS, prepare=lambda df: web_events(df, key), key=None)
     finally:
-        spark.stop()
+        stop(spark)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import argparse
 
 from churnlake.config import Config
 from churnlake.jobrun import JobResult, job_arg_parser, run_job, with_table_arg
-from churnlake.spark import get_spark
+from churnlake.spark import get_spark, stop
 from churnlake.tables import VALIDATED_TABLES
 from churnlake.validation.validate import JOB, validate_table
 
@@ -29,7 +29,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     try:
         out = validate_table(spark, cfg, TABLES[args.table], args.run_date)
     finally:
-        spark.stop()
+        stop(spark)
     return JobResult(rows_in=out.rows_in, rows_out=out.rows_passed,
                      details={"status": out.status, "batches": len(out.batch_ids),
                               "quarantined": out.rows_quarantined, "report": out.report_dir,

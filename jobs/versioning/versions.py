@@ -21,7 +21,7 @@ import time
 from churnlake.config import Config, load_config
 from churnlake.delta import table_exists
 from churnlake.jobrun import log_failure, setup_logging
-from churnlake.spark import get_spark
+from churnlake.spark import get_spark, stop
 from churnlake.tables import ALL_TABLES, META_DATA_TAGS, get_table
 from churnlake.versioning import retention, tags
 from churnlake.versioning.changes import changed_rows, compare, history
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         log_failure(exc, time.monotonic() - started)
         return 1
     finally:
-        spark.stop()
+        stop(spark)
 
 
 if __name__ == "__main__":

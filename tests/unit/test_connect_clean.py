@@ -27,6 +27,11 @@ FORBIDDEN_NAMES = {
     "SparkContext": "the SparkContext",
     "DeltaTable": "the DeltaTable Python API (use Delta SQL: DESCRIBE HISTORY, DELETE, MERGE INTO ...)",
     "rdd": "RDDs (use DataFrame operations)",
+    # Python UDFs run in the engine's Python workers, which do not get the project's code
+    # (per-session code artifacts are unreliable on a long-running engine: docs/architecture.md).
+    "udf": "a Python UDF (express it with built-in functions)",
+    "pandas_udf": "a pandas UDF (express it with built-in functions)",
+    "mapInPandas": "a pandas UDF", "applyInPandas": "a pandas UDF", "mapInArrow": "an Arrow UDF",
 }
 #: Dotted module paths whose import or use is JVM-only.
 FORBIDDEN_DOTTED = {
@@ -57,6 +62,16 @@ def jvm_only_uses(source: str) -> list[tuple[int, str]]:
     return found
 
 
+def uncached_caches(source: str) -> list[int]:
+    """Lines that call ``.cache()`` / ``.persist(...)`` directly: the engine's cache outlives
+    the job's session, so caching must go through churnlake.spark.cached (released by stop)."""
+    tokens = [t for t in tokenize.generate_tokens(io.StringIO(source).readline)
+              if t.type in (tokenize.NAME, tokenize.OP)]
+    return [tokens[i].start[0] for i in range(1, len(tokens) - 1)
+            if tokens[i].string in ("cache", "persist") and tokens[i - 1].string == "."
+            and tokens[i + 1].string == "("]
+
+
 def _modules() -> list[Path]:
     return sorted(p for d in CHECKED_DIRS for p in (PROJECT_ROOT / d).rglob("*.py"))
 
@@ -72,6 +87,7 @@ def test_the_checker_finds_what_it_must():
               "rdd = 3\n")
     lines = [line for line, _ in jvm_only_uses(sample)]
     assert lines == [1, 1, 2, 3, 4, 5]
+    assert uncached_caches("a = df.cache()\nb = cached(df)\nc = df.persist(level)\ncache = 1\n") == [1, 3]
 
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
@@ -79,3 +95,11 @@ def test_no_jvm_only_api(path: Path):
     uses = jvm_only_uses(path.read_text(encoding="utf-8"))
     assert not uses, (f"{path.relative_to(PROJECT_ROOT)} uses JVM-only APIs that fail on the engine "
                       "(Spark Connect): " + "; ".join(f"line {n}: {what}" for n, what in uses))
+
+
+@pytest.mark.parametrize("path", [p for p in _modules() if p != PROJECT_ROOT / "churnlake" / "spark.py"],
+                         ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
+def test_caching_goes_through_the_session_factory(path: Path):
+    lines = uncached_caches(path.read_text(encoding="utf-8"))
+    assert not lines, (f"{path.relative_to(PROJECT_ROOT)} caches directly on line(s) {lines}: use "
+                       "churnlake.spark.cached(df) so that churnlake.spark.stop releases it on the engine")

@@ -1,0 +1,183 @@
+"""The engine against the classic one-JVM-per-job path, side by side in one run (by hand).
+
+    .venv/bin/python benchmarks/engine.py [--run-date 2026-11-27] [--modes engine,classic]
+                                          [--repeat-dates 4] [--candidates sk_logreg,mllib_logreg]
+
+For each mode, on a fresh lakehouse of its own (state, logs, reports, inbox under a temporary
+folder; the demo sources generated once and shared), the whole demo DAG for the same run
+date (``python -m churnlake.cli demo``, which starts the engine when the mode is ``engine``,
+on free ports so a running demo engine is not touched). Reported per mode: the pipeline's
+wall time, every task's duration (from ``task_runs.jsonl``), and for the engine its start
+time and its peak RSS (``VmHWM``). Then the submit overhead of one job (``spark-submit.sh``
+spawned → the job's ``START`` log line) in both modes, and with ``--repeat-dates N`` the
+engine's RSS after the first run and after N more runs of later dates (memory stays flat when
+jobs release what they cache). Prints a Markdown table; writes ``<work>/engine_benchmark.json``.
+Results go to docs/benchmarks.md with the date and commit (never into tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = ROOT / ".venv" / "bin" / "python"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def env_for(base: Path, demo_dir: Path, ports: tuple[int, int], candidates: str | None) -> dict[str, str]:
+    env = {**os.environ,
+           "CHURNLAKE__LAKEHOUSE__ROOT": str(base / "lakehouse"), "CHURNLAKE__STATE_DIR": str(base / "state"),
+           "CHURNLAKE__LOGS_DIR": str(base / "logs"), "CHURNLAKE__REPORTS_DIR": str(base / "reports"),
+           "CHURNLAKE__SOURCES__CRM__INBOX": str(base / "inbox" / "crm"),
+           "CHURNLAKE__DEMO__DIR": str(demo_dir),
+           "CHURNLAKE__SOURCES__WEB_LOGS__INBOX": str(demo_dir / "access_logs"),
+           "CHURNLAKE__ENGINE__CONNECT_PORT": str(ports[0]), "CHURNLAKE__ENGINE__THRIFT_PORT": str(ports[1])}
+    if candidates:
+        env["CHURNLAKE__TRAINING__CANDIDATES"] = f"[{candidates}]"
+    return env
+
+
+def engine_pid(base: Path) -> int | None:
+    try:
+        return int((base / "state" / "engine" / "engine.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def rss_mib(pid: int | None) -> dict[str, float]:
+    """Current and peak resident memory of a process (MiB)."""
+    out = {}
+    if pid is None:
+        return out
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, value = line.split(":", 1)
+                out[key] = round(int(value.split()[0]) / 1024, 1)
+    except OSError:
+        pass
+    return out
+
+
+def task_durations(base: Path) -> dict[str, float]:
+    path = base / "logs" / "task_runs.jsonl"
+    out: dict[str, float] = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        rec = json.loads(line)
+        if rec.get("event") == "SUCCESS" and not rec.get("is_wrapper"):
+            params = rec.get("params") or {}
+            extra = [str(v) for k, v in sorted(params.items()) if k != "run_date" and v not in ("", None)]
+            name = rec["task_family"] + (f"[{','.join(extra)}]" if extra else "")
+            out[name] = out.get(name, 0.0) + float(rec.get("duration_s") or 0.0)
+    return out
+
+
+def run_demo(env: dict[str, str], run_date: str, classic: bool, log: Path) -> float:
+    cmd = [str(PY), "-m", "churnlake.cli", "demo", "--run-date", run_date] + (["--classic"] if classic else [])
+    t0 = time.monotonic()
+    with open(log, "ab") as out:
+        rc = subprocess.call(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    wall = time.monotonic() - t0
+    if rc != 0:
+        raise SystemExit(f"demo ({'classic' if classic else 'engine'}) for {run_date} failed (exit {rc}); see {log}")
+    return wall
+
+
+def submit_overhead(env: dict[str, str], run_date: str, base: Path) -> float:
+    """Seconds from spawning ./spark-submit.sh to the job's START line in its log."""
+    log = base / "logs" / "silver_customers.log"
+    before = log.read_text().count("START run_date") if log.exists() else 0
+    t0 = time.monotonic()
+    proc = subprocess.Popen([str(ROOT / "spark-submit.sh"), "jobs/silver/customers.py", "--run-date", run_date],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen = None
+    while proc.poll() is None or seen is None:
+        if log.exists() and log.read_text().count("START run_date") > before:
+            seen = time.monotonic() - t0
+            break
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    proc.wait()
+    if seen is None:
+        raise SystemExit(f"no START line in {log}")
+    return seen
+
+
+def stop_engine(env: dict[str, str]) -> None:
+    subprocess.call([str(ROOT / "engine.sh"), "stop"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run-date", default="2026-11-27")
+    parser.add_argument("--modes", default="engine,classic")
+    parser.add_argument("--repeat-dates", type=int, default=0,
+                        help="engine mode: N more demo runs of the following dates, RSS after each")
+    parser.add_argument("--candidates", default=None, help="training candidates (default: the configured five)")
+    parser.add_argument("--work", default=None, help="folder for the lakehouses (default: a new temp folder)")
+    args = parser.parse_args()
+    work = Path(args.work or tempfile.mkdtemp(prefix="churnlake-enginebench-"))
+    demo_dir = work / "demo"
+    results: dict = {"run_date": args.run_date, "work": str(work), "modes": {}}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    results["commit"] = commit
+    for mode in args.modes.split(","):
+        base = work / mode
+        env = env_for(base, demo_dir, (free_port(), free_port()), args.candidates)
+        classic = mode == "classic"
+        print(f"== {mode}: demo {args.run_date} on {base}", flush=True)
+        try:
+            wall = run_demo(env, args.run_date, classic, work / f"{mode}.log")
+            entry = {"wall_s": round(wall, 1), "tasks": task_durations(base)}
+            if not classic:
+                info = json.loads((base / "state" / "engine" / "engine.json").read_text())
+                entry["engine_start_s"] = info["start_seconds"]
+                entry["engine_rss_after_run_mib"] = rss_mib(engine_pid(base))
+            entry["submit_overhead_s"] = round(submit_overhead(
+                env | ({"CHURNLAKE__ENGINE__REMOTE": "classic"} if classic else {}), args.run_date, base), 2)
+            if not classic and args.repeat_dates:
+                day = dt.date.fromisoformat(args.run_date)
+                entry["repeats"] = []
+                for i in range(1, args.repeat_dates + 1):
+                    date = (day + dt.timedelta(days=i)).isoformat()
+                    print(f"== engine: repeat {i} for {date}", flush=True)
+                    rwall = run_demo(env, date, False, work / f"{mode}-{date}.log")
+                    entry["repeats"].append({"run_date": date, "wall_s": round(rwall, 1),
+                                             "rss": rss_mib(engine_pid(base))})
+        finally:
+            if not classic:
+                stop_engine(env)
+        results["modes"][mode] = entry
+        (work / "engine_benchmark.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    modes = results["modes"]
+    if "engine" in modes and "classic" in modes:
+        e, c = modes["engine"], modes["classic"]
+        print("\n| measure | engine | classic | classic/engine |\n| --- | --- | --- | --- |")
+        print(f"| whole demo DAG (wall) | {e['wall_s']:.0f} s | {c['wall_s']:.0f} s | {c['wall_s'] / e['wall_s']:.1f}× |")
+        print(f"| submit overhead (spawn → START) | {e['submit_overhead_s']} s | {c['submit_overhead_s']} s | "
+              f"{c['submit_overhead_s'] / e['submit_overhead_s']:.1f}× |")
+        for name in sorted(set(e["tasks"]) | set(c["tasks"])):
+            te, tc = e["tasks"].get(name), c["tasks"].get(name)
+            ratio = f"{tc / te:.1f}×" if te and tc else "–"
+            print(f"| {name} | {te or 0:.1f} s | {tc or 0:.1f} s | {ratio} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
