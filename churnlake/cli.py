@@ -21,7 +21,8 @@ from churnlake.config import load_config, project_root
 
 def resolve_jars() -> int:
     """Start one local Spark session so Ivy resolves and caches the Delta package."""
-    from churnlake.spark import ivy_dir, local_spark
+    from churnlake.config import ivy_dir
+    from churnlake.spark import local_spark
 
     cfg = load_config()
     spark = local_spark("churnlake-resolve-jars", cfg)
@@ -45,7 +46,7 @@ def luigi_command(module: str, task: str, run_date: dt.date, local_scheduler: bo
 
 def scheduler_running(host: str = "127.0.0.1", port: int = 8082) -> bool:
     """True when a luigid answers on ``host:port``."""
-    from churnlake.serving._daemon import port_open
+    from churnlake.services.process import port_open
 
     return port_open(host, port, timeout=0.5)
 
@@ -153,7 +154,7 @@ def demo(run_date: dt.date, *, engine: bool = True) -> int:
           + ("" if summary_rc == 0 else f" (run summary failed, exit {summary_rc})"), flush=True)
     if running_engine is not None:
         print(f"The engine keeps running (pid {running_engine.pid()}). Query gold over JDBC: "
-              f"{cfg.root_dir / '.venv' / 'bin' / 'beeline'} -u {running_engine.jdbc_url('gold')} -n $USER "
+              f"{cfg.root_dir / '.venv' / 'bin' / 'beeline'} -u {running_engine.jdbc_url('gold')} -n churnlake "
               f"-e 'SELECT COUNT(*) FROM customer_features'   Stop it: make engine-stop", flush=True)
     return rc or summary_rc
 

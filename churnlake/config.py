@@ -203,6 +203,14 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     )
 
 
+def ivy_dir() -> str:
+    """Where Ivy caches the Delta jars: ``$CHURNLAKE_IVY_DIR`` or ``~/.cache/churnlake/ivy``.
+
+    One cache per user, shared by every checkout, so a fresh clone starts offline.
+    """
+    return os.environ.get("CHURNLAKE_IVY_DIR") or str(Path.home() / ".cache" / "churnlake" / "ivy")
+
+
 def code_version(root: Path | None = None) -> str | None:
     """The git commit of the code (``<sha>`` or ``<sha>-dirty``), or None outside a checkout.
 

@@ -170,7 +170,10 @@ def run_job(job: str, main: Callable[[argparse.Namespace, Config], JobResult],
     setup_logging(job, cfg.logs_dir)
     started = time.monotonic()
     started_at = records.utc_now()
-    log.info("START run_date=%s lakehouse=%s", args.run_date, cfg.lakehouse_root)
+    from churnlake.spark import engine_remote
+
+    log.info("START run_date=%s lakehouse=%s spark=%s", args.run_date, cfg.lakehouse_root,
+             engine_remote() or "classic (own driver)")
     try:
         result = main(args, cfg)
     except Exception as exc:  # noqa: BLE001 - the job boundary: report and exit non-zero

@@ -36,4 +36,9 @@ def conform(df, schema: StructType, what: str):
     extra = [c for c in df.columns if c not in declared]
     if missing or extra:
         raise ValueError(f"{what} does not match its DDL: missing {missing or 'none'}, undeclared {extra or 'none'}")
-    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name, metadata=f.metadata) for f in schema.fields])
+    # Cast by type name, not DataType object: a Spark Connect client sends a StringType with an
+    # explicit UTF8_BINARY collation, which the engine then writes into the Delta schema as
+    # "string collate UTF8_BINARY" (and JDBC clients see that type). The DDL name is the
+    # default type in both kinds of session.
+    return df.select(*[F.col(f.name).cast(f.dataType.simpleString()).alias(f.name, metadata=f.metadata)
+                       for f in schema.fields])

@@ -17,21 +17,12 @@ In tests and notebooks, :func:`local_spark` also sets the master and applies
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from churnlake.config import Config
+from churnlake.config import Config, ivy_dir
 from churnlake.versioning.retention import session_defaults
 
-
-
-def ivy_dir() -> str:
-    """Where Ivy caches the Delta jars: ``$CHURNLAKE_IVY_DIR`` or ``~/.cache/churnlake/ivy``.
-
-    One cache per user, shared by every checkout, so a fresh clone starts offline.
-    """
-    return os.environ.get("CHURNLAKE_IVY_DIR") or str(Path.home() / ".cache" / "churnlake" / "ivy")
 
 
 def spark_defaults(cfg: Config) -> dict[str, str]:

@@ -45,7 +45,7 @@ from typing import Callable
 
 from churnlake.config import Config, load_config
 from churnlake.monitoring import browser
-from churnlake.serving._daemon import port_open
+from churnlake.services.process import port_open
 from churnlake.services import luigid, mlflow_server
 
 log = logging.getLogger(__name__)

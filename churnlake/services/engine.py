@@ -44,11 +44,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from churnlake.config import Config, load_config
+from churnlake.config import Config, ivy_dir, load_config
 from churnlake.serving import jars
-from churnlake.serving._daemon import Daemon, ServerStartError, port_open, tail
+from churnlake.services.process import Daemon, ServerStartError, port_open, tail
 from churnlake.serving.derby import DerbyServer, network_metastore
-from churnlake.spark import base_conf, ivy_dir, spark_defaults
+from churnlake.spark import base_conf, spark_defaults
 
 MAIN_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
 CONNECT_PLUGIN = "org.apache.spark.sql.connect.SparkConnectPlugin"
@@ -357,7 +357,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 1
     print(f"engine listening after {engine.start_seconds:.1f}s (pid {engine.pid()}):\n"
           f"  Spark Connect {engine.remote_url}   (jobs: ./spark-submit.sh jobs/...)\n"
-          f"  JDBC          beeline -u {engine.jdbc_url('gold')} -n $USER\n"
+          f"  JDBC          {cfg.root_dir / '.venv' / 'bin' / 'beeline'} -u {engine.jdbc_url('gold')} -n churnlake\n"
           f"  stop with: make engine-stop")
     return 0
 

@@ -55,6 +55,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
+from churnlake.services.process import pid_alive, tail, wait_pid_exit
+
 log = logging.getLogger(__name__)
 
 DEFAULT_HADOOP_VERSION = "3.5.0"  # what pyspark 4.2.0 bundles (jars/hadoop-client-api-3.5.0.jar)
@@ -250,21 +252,6 @@ def prepare_runtime(version: Optional[str] = None, *, mvn_timeout: float = 1200)
 
 
 # --------------------------------------------------------------------------- process helpers
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still "exists": check its state.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def _is_our_jvm(pid: int, base_dir: Path) -> bool:
     """True if ``pid`` is a MiniHdfs JVM for ``base_dir`` (guards against a reused pid)."""
     try:
@@ -273,27 +260,6 @@ def _is_our_jvm(pid: int, base_dir: Path) -> bool:
     except OSError:
         return False
     return MAIN_CLASS.encode() in args and str(base_dir).encode() in args
-
-
-def _tail(path: Path, lines: int = 60) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - 64 * 1024))
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _wait_pid_exit(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _pid_alive(pid):
-            return True
-        time.sleep(0.1)
-    return not _pid_alive(pid)
 
 
 # --------------------------------------------------------------------------- the service
@@ -370,7 +336,7 @@ class LocalHdfs:
 
     @property
     def running(self) -> bool:
-        return self._pid is not None and _pid_alive(self._pid)
+        return self._pid is not None and pid_alive(self._pid)
 
     def uri(self, path: str) -> str:
         """Full ``hdfs://`` URI of an absolute HDFS path."""
@@ -472,12 +438,12 @@ class LocalHdfs:
             if self._proc is not None and self._proc.poll() is not None:
                 raise HdfsStartError(
                     f"MiniDFSCluster JVM exited with code {self._proc.returncode} before it was ready "
-                    f"(log: {self.log_path}):\n{_tail(self.log_path)}"
+                    f"(log: {self.log_path}):\n{tail(self.log_path, 60)}"
                 )
             if time.monotonic() > deadline:
                 raise HdfsStartError(
                     f"MiniDFSCluster not ready after {self.start_timeout:.0f}s (log: {self.log_path}):\n"
-                    f"{_tail(self.log_path)}"
+                    f"{tail(self.log_path, 60)}"
                 )
             time.sleep(0.2)
         # WebHDFS must answer too (this is what the Python client talks to).
@@ -491,7 +457,7 @@ class LocalHdfs:
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 last = exc
                 time.sleep(0.2)
-        raise HdfsStartError(f"WebHDFS at {url} does not answer: {last}\n{_tail(self.log_path)}")
+        raise HdfsStartError(f"WebHDFS at {url} does not answer: {last}\n{tail(self.log_path, 60)}")
 
     def stop(self, timeout: float = 60.0) -> None:
         """Shut the cluster down (data stays in ``base_dir/data``). Idempotent."""
@@ -514,11 +480,11 @@ class LocalHdfs:
                         log.warning("MiniDFSCluster pid %s did not stop in %ss; killing it", pid, timeout)
                         proc.kill()
                         proc.wait(10)
-            elif _pid_alive(pid) and _is_our_jvm(pid, self.base_dir):
+            elif pid_alive(pid) and _is_our_jvm(pid, self.base_dir):
                 os.kill(pid, signal.SIGTERM)
-                if not _wait_pid_exit(pid, timeout):
+                if not wait_pid_exit(pid, timeout):
                     os.kill(pid, signal.SIGKILL)
-                    _wait_pid_exit(pid, 10)
+                    wait_pid_exit(pid, 10)
         finally:
             self._proc = None
             self._pid = None
@@ -556,7 +522,7 @@ class LocalHdfs:
         except (OSError, ValueError):
             return None
         pid = int(info.get("pid", 0))
-        if pid and _pid_alive(pid) and _is_our_jvm(pid, obj.base_dir):
+        if pid and pid_alive(pid) and _is_our_jvm(pid, obj.base_dir):
             obj.info = info
             obj._pid = pid
             return obj

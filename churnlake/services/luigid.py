@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from churnlake.config import Config, load_config
-from churnlake.serving._daemon import Daemon
+from churnlake.services.process import Daemon
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 8082

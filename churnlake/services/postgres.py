@@ -32,13 +32,14 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Optional, Sequence
+
+from churnlake.services.process import free_port, pid_alive, tail, wait_pid_exit
 
 log = logging.getLogger(__name__)
 
@@ -90,44 +91,6 @@ def find_pg_bindir() -> Path:
         "PostgreSQL server binaries not found (looked for /usr/lib/postgresql/*/bin/initdb "
         f"and initdb on PATH); {INSTALL_HINT}"
     )
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago (the caller retries if it is taken in between)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not alive
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _wait_pid_exit(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while _pid_alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def _conf_quote(value: str) -> str:
@@ -251,14 +214,14 @@ class LocalPostgres:
                 as_server_user=True,
                 check=False,
             )
-            if pid is not None and _pid_alive(pid):
+            if pid is not None and pid_alive(pid):
                 # pg_ctl could not do it (e.g. data dir no longer reachable): SIGINT is what
                 # "fast" shutdown sends; SIGQUIT (immediate) if that does not end it.
                 log.warning("pg_ctl stop failed (%s); signalling postmaster %s", proc.stdout.strip(), pid)
                 for sig, wait in ((signal.SIGINT, 30.0), (signal.SIGQUIT, 10.0)):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, sig)
-                    if _wait_pid_exit(pid, wait):
+                    if wait_pid_exit(pid, wait):
                         break
         finally:
             self._running = False
@@ -370,7 +333,7 @@ class LocalPostgres:
         if check and proc.returncode != 0:
             raise PostgresStartError(
                 f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout.strip()}\n"
-                f"--- tail of {self.log_path} ---\n{_tail(self.log_path)}"
+                f"--- tail of {self.log_path} ---\n{tail(self.log_path)}"
             )
         return proc
 

@@ -38,7 +38,7 @@ from typing import Optional
 
 from churnlake.config import Config, load_config
 from churnlake.serving import jars
-from churnlake.serving._daemon import Daemon, port_open
+from churnlake.services.process import Daemon, port_open
 
 CLIENT_DRIVER = "org.apache.derby.client.ClientAutoloadedDriver"
 DEFAULT_PORT = 1527

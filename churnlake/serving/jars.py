@@ -3,7 +3,7 @@
 The Thrift server needs the Delta jars on its *driver class path* (see
 :mod:`churnlake.serving.thrift` for why ``--packages`` alone is not enough), and the Derby
 network server and its clients need ``derbynet``/``derbyclient``. Both are resolved here
-with the same Ivy cache as ``spark.jars.packages`` (:func:`churnlake.spark.ivy_dir`) and
+with the same Ivy cache as ``spark.jars.packages`` (:func:`churnlake.config.ivy_dir`) and
 retrieved into ``<ivy_dir>/classpath/<name>-<hash>/``, one folder per set of coordinates
 and excludes, so that only the first run needs the network and two versions never mix.
 """
@@ -20,7 +20,7 @@ from xml.sax.saxutils import quoteattr
 
 import pyspark
 
-from churnlake.spark import ivy_dir
+from churnlake.config import ivy_dir
 
 
 class JarResolutionError(RuntimeError):

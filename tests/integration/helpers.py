@@ -10,17 +10,18 @@ import time
 from pathlib import Path
 
 from churnlake.config import PROJECT_ROOT
+from churnlake.services import process
 from tests.conftest import lakehouse_env
 
 VENV_BIN = Path(sys.executable).parent
 FAST_START_JVM = "-XX:TieredStopAtLevel=1"
 
 
+
+
 def free_port() -> int:
     """A TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return process.free_port()
 
 
 def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:

@@ -19,7 +19,8 @@ import pytest
 import sqlalchemy as sa
 
 from churnlake.services.hdfs import LocalHdfs
-from churnlake.services.postgres import LocalPostgres, PostgresNotInstalledError, _pid_alive
+from churnlake.services.postgres import LocalPostgres, PostgresNotInstalledError
+from churnlake.services.process import pid_alive
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +81,7 @@ def test_postgres_restart_keeps_data_and_stop_closes_port(private_tmp):
         first_port = pg.port
         first_pid = pg._postmaster_pid()
     assert not pg.running
-    assert first_pid is not None and not _pid_alive(first_pid)
+    assert first_pid is not None and not pid_alive(first_pid)
     assert not _port_open(first_port)
 
     with pg:  # warm start: same cluster, no initdb

@@ -19,7 +19,7 @@ from churnlake.demo import billing
 from churnlake.demo.generate import load_population
 from churnlake.ingestion.sql_extract import (BILLING_TABLES, ExtractResult, SqlSource,
                                              extract_increment)
-from churnlake.services.postgres import free_port
+from churnlake.services.process import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CSV = REPO / "data" / "telco_customer_churn.csv"

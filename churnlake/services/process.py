@@ -1,4 +1,7 @@
-"""Start, watch and stop one background server process (pid file, log file, TCP port)."""
+"""The one process helper of every long-running server churnlake starts (the engine, the
+Derby network server, luigid, the MLflow UI, PostgreSQL, HDFS): pid liveness, free ports,
+port waits, log tails, and :class:`Daemon` — start one background server (pid file, log
+file, TCP port), watch it and stop it."""
 
 from __future__ import annotations
 
@@ -15,6 +18,13 @@ from typing import Mapping, Optional, Sequence
 
 class ServerStartError(RuntimeError):
     """The server exited or did not listen in time; the message carries the log tail."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (the caller retries if it is taken in between)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -39,6 +49,16 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
+def wait_pid_exit(pid: int, timeout: float) -> bool:
+    """Wait until ``pid`` is gone (or a zombie); False on timeout."""
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -46,11 +66,13 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def tail(path: Path, lines: int = 40, offset: int = 0) -> str:
-    """The last ``lines`` lines of ``path`` written after byte ``offset``."""
+def tail(path: Path, lines: int = 40, offset: int = 0, max_bytes: int = 256 * 1024) -> str:
+    """The last ``lines`` lines of ``path`` written after byte ``offset`` (reading at most the
+    last ``max_bytes`` of the file)."""
     try:
         with open(path, "rb") as fh:
-            fh.seek(offset)
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(offset, fh.tell() - max_bytes))
             text = fh.read().decode(errors="replace")
     except OSError:
         return "(no log)"
