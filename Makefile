@@ -43,7 +43,11 @@ $(VENV)/.jars-resolved: $(VENV)/.installed conf/spark-defaults.conf
 demo: setup
 	$(PY) -m churnlake.cli demo --run-date $(RUN_DATE)
 
+# The integration tests start real PostgreSQL and Chromium: installed from Debian's packages
+# when missing (as root or with sudo), so the README's test command works on a fresh machine.
 test: setup
+	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: setup

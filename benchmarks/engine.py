@@ -134,6 +134,13 @@ def main() -> int:
     work = Path(args.work or tempfile.mkdtemp(prefix="churnlake-enginebench-"))
     demo_dir = work / "demo"
     results: dict = {"run_date": args.run_date, "work": str(work), "modes": {}}
+    work.mkdir(parents=True, exist_ok=True)
+    # The demo sources once, before any timing (both modes read the same files).
+    prep_env = env_for(work / "prepare", demo_dir, (free_port(), free_port()), None)
+    subprocess.run([str(PY), "-c", "import datetime as dt, sys; from churnlake.cli import prepare_demo_sources; "
+                    "from churnlake.config import load_config; "
+                    "prepare_demo_sources(load_config(), dt.date.fromisoformat(sys.argv[1]))", args.run_date],
+                   cwd=ROOT, env=prep_env, check=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     results["commit"] = commit
     for mode in args.modes.split(","):

@@ -109,7 +109,7 @@ class Progress:
         self._thread: Optional[threading.Thread] = None
         self._offset = path.stat().st_size if path.exists() else 0
         self._t0 = clock_fn()
-        self._running: dict[str, float] = {}
+        self._running: dict[str, tuple[float, str]] = {}  # task id -> (started, label)
         self.summary = Summary()
 
     def _emit(self, line: str) -> None:
@@ -132,7 +132,7 @@ class Progress:
             now = self._clock() - self._t0
             key = rec.get("task_id", "")
             if rec.get("event") == records.START and not rec.get("is_wrapper"):
-                self._running[key] = now
+                self._running[key] = (now, task_label(rec))
             elif rec.get("event") in (records.SUCCESS, records.FAILURE, records.BROKEN):
                 self._running.pop(key, None)
             self.summary.add(rec)
@@ -147,7 +147,7 @@ class Progress:
             self.poll()
             now = self._clock() - self._t0
             if self._running and now - self._last_news >= self.heartbeat_s:
-                names = ", ".join(f"{k.split('_')[0]} ({clock(now - t)})" for k, t in self._running.items())
+                names = ", ".join(f"{label} ({clock(now - t)})" for t, label in self._running.values())
                 self._emit(f"[{clock(now):>6}] running  {names}")
                 self._last_news = now
 
