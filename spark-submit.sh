@@ -59,22 +59,6 @@ if [[ ! -f "$app" ]]; then
   exit 2
 fi
 
-# The project's code as one archive, rebuilt when any source file is newer.
-mkdir -p "$ROOT/build"
-archive="$ROOT/build/churnlake.zip"
-if [[ ! -f "$archive" ]] || [[ -n "$(find "$ROOT/churnlake" -name '*.py' -newer "$archive" -print -quit)" ]]; then
-  tmp="$(mktemp "$ROOT/build/.churnlake.XXXXXX.zip")"
-  rm -f "$tmp"
-  (cd "$ROOT" && "$VENV/bin/python" - "$tmp" <<'PY'
-import sys, zipfile, pathlib
-with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as zf:
-    for path in sorted(pathlib.Path("churnlake").rglob("*.py")):
-        zf.write(path)
-PY
-  )
-  mv -f "$tmp" "$archive"
-fi
-
 # Engine or classic? An explicit --master always means classic (its own driver on that master).
 remote=""
 if [[ "${CHURNLAKE__ENGINE__REMOTE:-}" != "classic" ]] && ! printf '%s\n' "${flags[@]+"${flags[@]}"}" | grep -q -- '^--master'; then
@@ -107,6 +91,22 @@ if [[ -n "$remote" ]]; then
   exec "$VENV/bin/python" "$app" "$@"
 fi
 unset CHURNLAKE_ENGINE_REMOTE
+
+# The project's code as one archive, rebuilt when any source file is newer.
+mkdir -p "$ROOT/build"
+archive="$ROOT/build/churnlake.zip"
+if [[ ! -f "$archive" ]] || [[ -n "$(find "$ROOT/churnlake" -name '*.py' -newer "$archive" -print -quit)" ]]; then
+  tmp="$(mktemp "$ROOT/build/.churnlake.XXXXXX.zip")"
+  rm -f "$tmp"
+  (cd "$ROOT" && "$VENV/bin/python" - "$tmp" <<'PY'
+import sys, zipfile, pathlib
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as zf:
+    for path in sorted(pathlib.Path("churnlake").rglob("*.py")):
+        zf.write(path)
+PY
+  )
+  mv -f "$tmp" "$archive"
+fi
 
 ivy="${CHURNLAKE_IVY_DIR:-$HOME/.cache/churnlake/ivy}"
 log4j="file:$ROOT/conf/log4j2.properties"

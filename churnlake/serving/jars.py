@@ -1,7 +1,7 @@
 """Jars for the serving processes, resolved from Maven Central by Ivy (the one pyspark ships).
 
 The Thrift server needs the Delta jars on its *driver class path* (see
-:mod:`churnlake.serving.thrift` for why ``--packages`` alone is not enough), and the Derby
+:mod:`churnlake.services.engine` for why ``--packages`` alone is not enough), and the Derby
 network server and its clients need ``derbynet``/``derbyclient``. Both are resolved here
 with the same Ivy cache as ``spark.jars.packages`` (:func:`churnlake.config.ivy_dir`) and
 retrieved into ``<ivy_dir>/classpath/<name>-<hash>/``, one folder per set of coordinates

@@ -118,7 +118,8 @@ def test_status_of_a_server_that_never_ran(tmp_path):
 
 def test_where_jobs_run(tmp_path):
     """engine.remote: auto -> the engine only when it runs; a URL always; classic never."""
-    assert engine_mod.resolve_remote(make_cfg(tmp_path)) is None  # auto, no engine running here
+    # auto, and no engine of this config runs (the test session's engine sets the variable for its jobs)
+    assert engine_mod.resolve_remote(make_cfg(tmp_path, CHURNLAKE__ENGINE__REMOTE="auto")) is None
     assert engine_mod.resolve_remote(make_cfg(tmp_path, CHURNLAKE__ENGINE__REMOTE="sc://10.1.2.3:15002")) \
         == "sc://10.1.2.3:15002"
     assert engine_mod.resolve_remote(make_cfg(tmp_path, CHURNLAKE__ENGINE__REMOTE="classic")) is None
