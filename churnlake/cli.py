@@ -63,7 +63,10 @@ def prepare_demo_sources(cfg, run_date: dt.date) -> None:
         generate_all(cfg.crm_bundled_file, cfg.demo_dir, cfg.demo_seed, run_date, days=cfg.demo_days,
                      broken_lines=cfg.demo_broken_lines)
     else:
-        as_of = dt.date.fromisoformat(json.loads(manifest.read_text())["parameters"]["as_of"])
+        # The billing database is as of the generation date or its latest append.
+        recorded = json.loads(manifest.read_text())
+        as_of = max(dt.date.fromisoformat(d) for d in [recorded["parameters"]["as_of"],
+                                                          *(a["as_of"] for a in recorded.get("billing_appends", []))])
         if run_date > as_of:
             print(f"advancing the demo billing database from {as_of} to {run_date}", flush=True)
             append_billing(cfg.crm_bundled_file, cfg.demo_dir, cfg.demo_seed, run_date)

@@ -91,6 +91,44 @@ def replace_rows(df: DataFrame, table: Table, cfg: Config, *, replace_where: str
     the retry is idempotent."""
     if not replace_where:
         raise ValueError("replace_where must select the batch being replaced")
+    before = latest_version(spark_of(df), table, cfg) if table_exists(spark_of(df), table, cfg) else -1
+    _replace_with_retries(df, table, cfg, replace_where=replace_where, metadata=metadata, attempts=attempts)
+    ensure_commit(spark_of(df), table, cfg, metadata=metadata, after_version=before)
+
+
+def spark_of(df: DataFrame) -> SparkSession:
+    """The session a DataFrame belongs to (classic or Spark Connect)."""
+    return df.sparkSession
+
+
+def ensure_commit(spark: SparkSession, table: Table, cfg: Config, *, metadata: str, after_version: int) -> bool:
+    """Make sure a commit carrying ``metadata`` exists after ``after_version``; returns True when
+    this call had to add one.
+
+    Delta skips the commit of an overwrite that neither adds nor removes a file (an empty batch
+    whose rows were not there before): the batch would then leave no trace, and the Luigi
+    target that looks for the job's commit would never be satisfied (a second day with no new
+    CRM file stalled the DAG). The marker is a table-property commit with the same
+    ``userMetadata``, so the empty batch is recorded like any other."""
+    import datetime as dt
+
+    newer = history(spark, table.uri(cfg)).where(f"version > {int(after_version)}").select("userMetadata").collect()
+    if any(r["userMetadata"] == metadata for r in newer):
+        return False
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    key = "spark.databricks.delta.commitInfo.userMetadata"
+    spark.conf.set(key, metadata)
+    try:
+        spark.sql(f"ALTER TABLE {_quoted(table.uri(cfg))} SET TBLPROPERTIES "
+                  f"('churnlake.last_empty_write' = '{stamp}')")
+    finally:
+        spark.conf.unset(key)
+    log.info("%s: the write changed no file; recorded it with an empty commit (%s)", table.name, metadata)
+    return True
+
+
+def _replace_with_retries(df: DataFrame, table: Table, cfg: Config, *, replace_where: str,
+                          metadata: str, attempts: int) -> None:
     for attempt in range(1, attempts + 1):
         writer = (df.write.format("delta").mode("overwrite")
                   .option("replaceWhere", replace_where)

@@ -1,0 +1,33 @@
+"""churnlake.delta.replace_rows: every batch leaves a commit its Luigi target can find."""
+
+from __future__ import annotations
+
+from churnlake.delta import history, read_table, replace_rows
+from churnlake.jobrun import commit_metadata
+from churnlake.tables import Table
+from luigi_tasks.targets import DeltaCommitTarget
+
+TABLE = Table("bronze.test_batches", "bronze/test_batches", partition_by=("_batch_id",))
+SCHEMA = "id int, _batch_id string"
+
+
+def meta(run_date: str, batch: str) -> str:
+    import datetime as dt
+
+    return commit_metadata("test_job", dt.date.fromisoformat(run_date), batch_id=batch)
+
+
+def test_an_empty_batch_is_committed_so_its_target_is_done(spark, cfg):
+    first = spark.createDataFrame([(1, "b1"), (2, "b1")], SCHEMA)
+    replace_rows(first, TABLE, cfg, replace_where="_batch_id = 'b1'", metadata=meta("2026-11-27", "b1"))
+    versions = history(spark, TABLE.uri(cfg)).count()
+    # Nothing new the next day: Delta alone would skip this commit (no file added or removed).
+    empty = spark.createDataFrame([], SCHEMA)
+    replace_rows(empty, TABLE, cfg, replace_where="_batch_id = 'b2'", metadata=meta("2026-11-28", "b2"))
+    assert history(spark, TABLE.uri(cfg)).count() == versions + 1
+    target = DeltaCommitTarget(TABLE, "test_job", "2026-11-28", cfg, batch_id="b2")
+    assert target.exists()
+    assert read_table(spark, TABLE, cfg).count() == 2  # the data is untouched
+    # A rerun of a batch that does write gets no extra marker commit.
+    replace_rows(first, TABLE, cfg, replace_where="_batch_id = 'b1'", metadata=meta("2026-11-27", "b1"))
+    assert history(spark, TABLE.uri(cfg)).count() == versions + 2
