@@ -91,14 +91,10 @@ def replace_rows(df: DataFrame, table: Table, cfg: Config, *, replace_where: str
     the retry is idempotent."""
     if not replace_where:
         raise ValueError("replace_where must select the batch being replaced")
-    before = latest_version(spark_of(df), table, cfg) if table_exists(spark_of(df), table, cfg) else -1
+    spark = df.sparkSession
+    before = latest_version(spark, table, cfg) if table_exists(spark, table, cfg) else -1
     _replace_with_retries(df, table, cfg, replace_where=replace_where, metadata=metadata, attempts=attempts)
-    ensure_commit(spark_of(df), table, cfg, metadata=metadata, after_version=before)
-
-
-def spark_of(df: DataFrame) -> SparkSession:
-    """The session a DataFrame belongs to (classic or Spark Connect)."""
-    return df.sparkSession
+    ensure_commit(spark, table, cfg, metadata=metadata, after_version=before)
 
 
 def ensure_commit(spark: SparkSession, table: Table, cfg: Config, *, metadata: str, after_version: int) -> bool:
