@@ -108,6 +108,11 @@ PY
   mv -f "$tmp" "$archive"
 fi
 
+# The driver's Spark UI binds to SPARK_LOCAL_IP, else to every interface (*:4040); like the
+# driver address in conf/spark-defaults.conf it stays on loopback unless set otherwise
+# (a cluster whose executors must reach this driver sets both).
+export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
+
 ivy="${CHURNLAKE_IVY_DIR:-$HOME/.cache/churnlake/ivy}"
 log4j="file:$ROOT/conf/log4j2.properties"
 mkdir -p "$ROOT/logs" "$ROOT/state"
