@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,6 +159,33 @@ def _engine_explained(exc: BaseException) -> BaseException:
     return explained
 
 
+#: How often a job's watchdog checks that its engine still answers, and how many misses in a row
+#: end the job (a Spark Connect client whose server was killed mid-call can wait on its gRPC
+#: stream for minutes instead of failing).
+WATCHDOG_INTERVAL_S = float(os.environ.get("CHURNLAKE_ENGINE_WATCHDOG_S", "5"))
+WATCHDOG_MISSES = 3
+
+
+def _watch_engine(remote: str, on_lost: Callable[[], None], *, interval_s: float = WATCHDOG_INTERVAL_S,
+                  misses: int = WATCHDOG_MISSES) -> threading.Thread:
+    """Start a daemon thread calling ``on_lost`` once the engine at ``remote`` has not answered
+    ``misses`` checks in a row (one short TCP connect every ``interval_s``)."""
+    from churnlake.spark import engine_answers
+
+    def watch() -> None:
+        missed = 0
+        while True:
+            time.sleep(interval_s)
+            missed = 0 if engine_answers(remote, timeout=min(2.0, interval_s)) else missed + 1
+            if missed >= misses:
+                on_lost()
+                return
+
+    thread = threading.Thread(target=watch, name="engine-watchdog", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_job(job: str, main: Callable[[argparse.Namespace, Config], JobResult],
             parser: argparse.ArgumentParser, argv: list[str] | None = None) -> None:
     """Parse args, load config, run ``main`` with logging and timing; exit 1 on failure."""
@@ -174,15 +202,35 @@ def run_job(job: str, main: Callable[[argparse.Namespace, Config], JobResult],
 
     log.info("START run_date=%s lakehouse=%s spark=%s", args.run_date, cfg.lakehouse_root,
              engine_remote() or "classic (own driver)")
-    try:
-        result = main(args, cfg)
-    except Exception as exc:  # noqa: BLE001 - the job boundary: report and exit non-zero
+    failing = threading.Lock()
+
+    def fail(exc: BaseException) -> None:
         duration = time.monotonic() - started
         error = log_failure(_engine_explained(exc), duration)
         _record_job_run(cfg, job_run_record(job, args, status="failed", started_at=started_at,
                                             ended_at=records.utc_now(), duration_s=duration, error=error))
         logging.shutdown()
-        sys.exit(1)
+
+    remote = engine_remote()
+    if remote:
+        def engine_lost() -> None:
+            from churnlake.spark import EngineUnavailable, engine_down_message
+
+            if failing.acquire(blocking=False):  # the job's own failure path has not started
+                fail(EngineUnavailable(f"{engine_down_message(remote)} (the job's watchdog lost it "
+                                       f"for {WATCHDOG_MISSES} checks {WATCHDOG_INTERVAL_S:g}s apart)"))
+                os._exit(1)  # the main thread may be stuck in a gRPC call that never returns
+
+        _watch_engine(remote, engine_lost)
+    try:
+        result = main(args, cfg)
+    except Exception as exc:  # noqa: BLE001 - the job boundary: report and exit non-zero
+        if failing.acquire(blocking=False):
+            fail(exc)
+            sys.exit(1)
+        time.sleep(60)  # the watchdog is reporting the lost engine and ends the process
+    if not failing.acquire(blocking=False):
+        time.sleep(60)  # the engine went away as the job returned: the watchdog reports it
     duration = time.monotonic() - started
     log.info("END status=ok rows_in=%d rows_out=%d duration_s=%.1f details=%s",
              result.rows_in, result.rows_out, duration,

@@ -96,13 +96,12 @@ def _host_port(remote: str) -> tuple[str, int]:
 
 def engine_answers(remote: str, timeout: float = 2.0) -> bool:
     """True when something accepts TCP connections at the engine's Connect endpoint."""
-    import socket
+    from churnlake.services.process import port_open
 
     host, port = _host_port(remote)
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
+        return port_open(host, port, timeout=timeout)
+    except OSError:  # a host name that does not resolve
         return False
 
 
