@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 RUN_DATE ?= $(shell date -u +%Y-%m-%d)
 PYTEST_ARGS ?=
 
-.PHONY: setup venv jars demo test unit eda clean help luigid-start luigid-stop luigid-status engine-start engine-stop engine-status engine-logs metastore-start metastore-stop mlflow-start mlflow-stop mlflow-status screenshots
+.PHONY: setup venv jars demo test unit eda clean help video package luigid-start luigid-stop luigid-status engine-start engine-stop engine-status engine-logs metastore-start metastore-stop mlflow-start mlflow-stop mlflow-status screenshots
 
 help:
 	@echo "make demo   - set up and run the whole pipeline on the bundled Telco data"
@@ -20,6 +20,8 @@ help:
 	@echo "make metastore-start / metastore-stop - Derby network server to share the metastore (metastore.url)"
 	@echo "make mlflow-start / mlflow-stop - MLflow UI over the project's tracking store on 127.0.0.1:5000"
 	@echo "make screenshots - demo against luigid, then PNGs of the UIs and reports into docs/screenshots/"
+	@echo "make video  - the narrated walkthrough (dist/walkthrough.mp4, .srt, chapters) from a real run"
+	@echo "make package - dist/churnlake-<version>.zip: code, data, docs, the video and evidence/ of a real run"
 
 setup: venv jars
 
@@ -48,6 +50,7 @@ demo: setup
 test: setup
 	bash scripts/ensure-postgres.sh
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-video-tools.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: setup
@@ -82,13 +85,29 @@ screenshots: setup
 	bash scripts/ensure-chromium.sh
 	$(PY) -m churnlake.monitoring.screenshots --run-date $(RUN_DATE) $(SCREENSHOTS_ARGS)
 
+# The narrated walkthrough from a real run of RUN_DATE (demo against luigid, captures, espeak-ng
+# narration, ffmpeg): dist/walkthrough.mp4 + .srt + .chapters.txt + .json (docs/walkthrough.md).
+# VIDEO_ARGS=--skip-demo when the date's demo ran against luigid within the last few minutes.
+VIDEO_ARGS ?=
+video: setup
+	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-video-tools.sh
+	$(PY) -m churnlake.walkthrough.video --run-date $(RUN_DATE) $(VIDEO_ARGS)
+
+# dist/churnlake-<version>.zip: source tree, docs, bundled data, the video (made first when it is
+# missing or older than the checkout) and evidence/ of RUN_DATE's run.
+package: setup
+	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-video-tools.sh
+	$(PY) -m churnlake.walkthrough.package --run-date $(RUN_DATE)
+
 # The EDA report of silver.customers (docs/eda.md): reports/eda/<run date>/index.html
 eda: setup
 	./spark-submit.sh jobs/eda/customers.py --run-date $(RUN_DATE)
 
 clean:
 	-./engine.sh stop 2>/dev/null
-	rm -rf build state logs reports lakehouse/bronze/* lakehouse/silver/* lakehouse/gold/* lakehouse/quality lakehouse/monitoring data/inbox
+	rm -rf build dist state logs reports lakehouse/bronze/* lakehouse/silver/* lakehouse/gold/* lakehouse/quality lakehouse/monitoring data/inbox
 
 # The engine: one Spark driver serving Spark Connect (jobs, 127.0.0.1:15002) and Thrift JDBC
 # (SQL users, 127.0.0.1:10000) over one metastore. `make demo` starts it when it is not running.

@@ -8,6 +8,7 @@
 #   ./engine.sh logs      # the end of logs/engine.log
 #   ./engine.sh url       # the Spark Connect URL jobs use now (empty: classic mode)
 #   ./engine.sh command   # the spark-submit command it is started with
+#   ./engine.sh sql -e "SHOW TABLES"   # beeline on the JDBC endpoint (gold; --database D), -f FILE too
 #
 # Options: --connect-port N --thrift-port N --master spark://host:7077 --memory 8g
 # (defaults: the `engine` section of conf/pipeline.yaml; CHURNLAKE__ENGINE__* overrides).
@@ -21,8 +22,8 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   exit 2
 fi
 case "${1:-}" in
-  start|stop|status|logs|url|command|conf) ;;
-  *) echo "usage: ./engine.sh start|stop|status|logs|url|command [--connect-port N] [--thrift-port N] [--master M] [--memory 4g]" >&2; exit 2 ;;
+  start|stop|status|logs|url|command|conf|sql) ;;
+  *) echo "usage: ./engine.sh start|stop|status|logs|url|command|sql [--connect-port N] [--thrift-port N] [--master M] [--memory 4g]" >&2; exit 2 ;;
 esac
 export CHURNLAKE_HOME="${CHURNLAKE_HOME:-$ROOT}"
 export CHURNLAKE_VENV="$VENV"

@@ -156,9 +156,9 @@ def demo(run_date: dt.date, *, engine: bool = True) -> int:
     print(f"Run dashboard: {cfg.reports_dir / 'runs' / run_date.isoformat() / 'dashboard.html'}"
           + ("" if summary_rc == 0 else f" (run summary failed, exit {summary_rc})"), flush=True)
     if running_engine is not None:
-        print(f"The engine keeps running (pid {running_engine.pid()}). Query gold over JDBC: "
-              f"{cfg.root_dir / '.venv' / 'bin' / 'beeline'} -u {running_engine.jdbc_url('gold')} -n churnlake "
-              f"-e 'SELECT COUNT(*) FROM customer_features'   Stop it: make engine-stop", flush=True)
+        print(f"The engine keeps running (pid {running_engine.pid()}). Query gold over JDBC "
+              f"({running_engine.jdbc_url('gold')}): ./engine.sh sql -e 'SELECT COUNT(*) FROM customer_features'"
+              f"   Stop it: make engine-stop", flush=True)
     return rc or summary_rc
 
 

@@ -35,6 +35,8 @@ import datetime as dt
 import json
 import logging
 import os
+import re
+import shlex
 import subprocess
 import sys
 import urllib.parse
@@ -44,7 +46,7 @@ from pathlib import Path
 from typing import Callable
 
 from churnlake.config import Config, load_config
-from churnlake.monitoring import browser
+from churnlake.monitoring import browser, images
 from churnlake.services.process import port_open
 from churnlake.services import luigid, mlflow_server
 
@@ -64,6 +66,10 @@ class Page:
     expect: tuple[str, ...] = ()
     size: tuple[int, int] = APP_SIZE
     wait_ms: int = 5000
+    #: Keep only this part (left, top, right, bottom as fractions), e.g. without a side panel.
+    crop: tuple[float, float, float, float] | None = None
+    #: Make the window as tall as the page's drawing (its ``<svg height=…>``) and trim the margins.
+    fit_svg: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,10 +105,14 @@ def luigi_dag_page(base_url: str, task) -> Page | Skipped:
     statuses = sorted({node["status"] for node in graph.values()})
     if statuses != ["DONE"]:
         log.warning("the graph of %s is not all DONE: %s", task, statuses)
-    fragment = urllib.parse.urlencode({"tab": "graph", "visType": "d3", "taskId": task.task_id})
-    # The title and one node per task are drawn by the app from /api/dep_graph.
-    expect = (str(task), *(f'data-task-id="{task_id}"' for task_id in sorted(graph)))
-    return Page("luigi-dag", f"{base_url}/static/visualiser/index.html#{fragment}", expect=expect)
+    # The visualiser's SVG view draws the whole graph at its natural size (the D3 view draws it
+    # in a fixed 600-pixel frame, where most of a 21-task graph falls outside): the window is
+    # made as tall as the drawing, and the margins are trimmed.
+    fragment = urllib.parse.urlencode({"tab": "graph", "visType": "svg", "taskId": task.task_id})
+    families = sorted({node["name"] for node in graph.values()})
+    # 860 pixels wide: the drawing (710) fits, and nothing else is around it.
+    return Page("luigi-dag", f"{base_url}/static/visualiser/index.html#{fragment}",
+                expect=(str(task), *(f">{family}<" for family in families)), size=(860, 1000), fit_svg=True)
 
 
 def luigi_pages(base_url: str, run_date: dt.date) -> list[Page | Skipped]:
@@ -113,24 +123,46 @@ def luigi_pages(base_url: str, run_date: dt.date) -> list[Page | Skipped]:
             Page("luigi-history", f"{base_url}/history", expect=("Luigi Task History",))]
 
 
-def mlflow_page(ui_url: str, experiment: str) -> Page | Skipped:
-    """The runs list of ``experiment`` in the MLflow UI, expecting its newest top-level run's name."""
+#: The MLflow UI opens its assistant chat panel on the right quarter of every page on first load
+#: (a fresh browser profile each capture): the captures keep the page without it.
+MLFLOW_CROP = (0.0, 0.0, 0.742, 1.0)
+
+
+def mlflow_pages(ui_url: str, experiment: str, registered_model: str) -> list[Page | Skipped]:
+    """The newest training run's candidates side by side (MLflow's compare page: parameters and
+    every metric per candidate), and the registered model's page with its versions and aliases."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=ui_url)
+    client = MlflowClient(tracking_uri=ui_url, registry_uri=ui_url)
     try:
         exp = client.get_experiment_by_name(experiment)
         if exp is None:
-            return Skipped("mlflow-runs", f"the MLflow server at {ui_url} has no experiment {experiment!r}")
-        # Top-level runs only: the UI lists nested (candidate) runs collapsed under their parent.
-        runs = [r for r in client.search_runs([exp.experiment_id], max_results=50,
-                                              order_by=["attributes.start_time DESC"])
-                if "mlflow.parentRunId" not in r.data.tags][:1]
+            return [Skipped("mlflow-candidates", f"the MLflow server at {ui_url} has no experiment {experiment!r}")]
+        runs = client.search_runs([exp.experiment_id], max_results=200, order_by=["attributes.start_time DESC"])
+        parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+        children = [r for r in runs if parents and r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+        models = {m.name: m for m in client.search_registered_models()}
     except (MlflowException, OSError) as exc:
         raise RuntimeError(f"{ui_url} does not answer as an MLflow tracking server: {exc}") from exc
-    expect = (experiment, runs[0].info.run_name) if runs else (experiment,)
-    return Page("mlflow-runs", f"{ui_url}/#/experiments/{exp.experiment_id}/runs", expect=expect, wait_ms=15000)
+    pages: list[Page | Skipped] = []
+    if children:
+        ids = json.dumps([r.info.run_id for r in children], separators=(",", ":"))
+        query = urllib.parse.urlencode({"runs": ids, "experiments": json.dumps([exp.experiment_id])})
+        metric = sorted(children[0].data.metrics)[0]
+        pages.append(Page("mlflow-candidates", f"{ui_url}/#/compare-runs?{query}",
+                          expect=(f"Comparing {len(children)} Runs", *(r.info.run_name for r in children), metric),
+                          size=(2000, 2000), wait_ms=15000, crop=MLFLOW_CROP))
+    else:
+        pages.append(Skipped("mlflow-candidates", f"no training run with nested candidate runs in {experiment!r}"))
+    model = models.get(registered_model)
+    if model is None:
+        pages.append(Skipped("mlflow-model", f"no registered model {registered_model!r} at {ui_url}"))
+    else:
+        expect = (registered_model, "Aliases", *sorted(model.aliases))
+        pages.append(Page("mlflow-model", f"{ui_url}/#/models/{urllib.parse.quote(registered_model)}",
+                          expect=expect, size=(1800, 1000), wait_ms=15000, crop=MLFLOW_CROP))
+    return pages
 
 
 def report_pages(cfg: Config, run_date: dt.date) -> list[Page | Skipped]:
@@ -140,6 +172,8 @@ def report_pages(cfg: Config, run_date: dt.date) -> list[Page | Skipped]:
     for name, path, expect in (
         ("data-quality", cfg.reports_dir / "quality" / day / "report.html", ("Data-quality report", day)),
         ("run-dashboard", cfg.reports_dir / "runs" / day / "dashboard.html", (day,)),
+        ("model-report", cfg.reports_dir / "models" / day / "report.html", ("champion", day)),
+        ("eda", cfg.reports_dir / "eda" / day / "index.html", ("churn", day)),
     ):
         if path.is_file():
             pages.append(Page(name, path.resolve().as_uri(), expect=expect, size=REPORT_SIZE, wait_ms=2000))
@@ -156,18 +190,64 @@ def capture(page: Page, out_dir: Path) -> Path:
         raise browser.BrowserError(f"{page.url} rendered without {missing}: not the expected page "
                                    f"(first 300 characters: {dom[:300]!r})")
     width, height = page.size
-    return browser.screenshot(page.url, out_dir / f"{page.name}.png", width, height, wait_ms=page.wait_ms)
+    if page.fit_svg:
+        drawn = re.search(r'<svg[^>]* height="(\d+)"', dom)
+        if drawn is None:
+            raise browser.BrowserError(f"{page.url} has no <svg height=…> drawing")
+        height = int(drawn.group(1)) + 400  # the visualiser's header and controls above it
+    path = browser.screenshot(page.url, out_dir / f"{page.name}.png", width, height, wait_ms=page.wait_ms)
+    if page.crop:
+        images.crop_fraction(path, page.crop)
+    if page.fit_svg or page.crop:
+        images.trim(path)
+    return path
 
 
-def run_demo(cfg: Config, run_date: dt.date) -> int:
-    """``python -m churnlake.cli demo --run-date D`` from the project root; its exit code."""
+def terminal_captures(cfg: Config, run_date: dt.date, out_dir: Path) -> list[Path]:
+    """The raw landing zone with a few raw records, and a JDBC query through the engine."""
+    from churnlake.walkthrough import terminal
+
+    day = run_date.isoformat()
+    landing = shlex.quote(cfg.lakehouse_root.removeprefix("file://") + "/bronze/_landing")
+    shots = [
+        ("landing", "Raw landing zone: what each source delivered, kept as received",
+         f"find {landing} -path '*ingest_date={day}*' -type f | sed 's|/[^/]*$||' | sort | uniq -c"
+         f" && head -c 330 {landing}/source=crm/type=customers/ingest_date={day}/ingest_hour=00/*.csv"
+         f" && echo && head -n 2 $(ls {landing}/source=web/type=access_logs/ingest_date={day}/ingest_hour=00/*.log | head -1)",
+         ("source=crm", "customerID")),
+        ("jdbc-query", "gold over JDBC: beeline through the engine's Thrift endpoint",
+         "./engine.sh sql -f sql/queries/churn_rate_by_contract.sql"
+         " && ./engine.sh sql -f sql/queries/features_version_as_of.sql",
+         ("contract", "churn_rate", "as_of_date")),
+    ]
+    if not cfg.lakehouse_root.startswith("file:"):
+        shots = shots[1:]  # the landing listing reads the local folder
+    paths = []
+    for name, title, command, expect in shots:
+        terminal.capture(cfg, out_dir / f"{name}.png", title, command, expect=expect)
+        out_dir.joinpath(f"{name}.html").unlink(missing_ok=True)
+        paths.append(out_dir / f"{name}.png")
+    return paths
+
+
+def run_demo(cfg: Config, run_date: dt.date, console_log: Path | None = None) -> int:
+    """``python -m churnlake.cli demo --run-date D`` from the project root; its exit code. Its
+    console output is shown as it comes and, with ``console_log``, also kept in that file."""
     cmd = [sys.executable, "-m", "churnlake.cli", "demo", "--run-date", run_date.isoformat()]
     log.info("running the demo: %s", " ".join(cmd))
-    return subprocess.call(cmd, cwd=cfg.root_dir)
+    if console_log is None:
+        return subprocess.call(cmd, cwd=cfg.root_dir)
+    console_log.parent.mkdir(parents=True, exist_ok=True)
+    with console_log.open("w", encoding="utf-8") as kept, subprocess.Popen(
+            cmd, cwd=cfg.root_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            kept.write(line)
+    return proc.returncode
 
 
 def take_screenshots(cfg: Config, run_date: dt.date, out_dir: Path, skip_demo: bool = False,
-                     mlflow_port: int = mlflow_server.DEFAULT_PORT) -> int:
+                     mlflow_port: int = mlflow_server.DEFAULT_PORT, console_log: Path | None = None) -> int:
     """Start what is missing, run the demo, capture every page; return the exit code."""
     browser.find_chromium()  # before anything is started
     stops: list[tuple[str, Callable[[], object]]] = []
@@ -179,7 +259,7 @@ def take_screenshots(cfg: Config, run_date: dt.date, out_dir: Path, skip_demo: b
             stops.append(("luigid", luigid.server(cfg, LUIGID_PORT).stop))
             log.info("started luigid on 127.0.0.1:%s in %.1fs", LUIGID_PORT, seconds)
         if not skip_demo:
-            rc = run_demo(cfg, run_date)
+            rc = run_demo(cfg, run_date, console_log)
             if rc != 0:
                 log.error("the demo failed (exit code %s); no screenshots taken", rc)
                 return rc
@@ -195,7 +275,8 @@ def take_screenshots(cfg: Config, run_date: dt.date, out_dir: Path, skip_demo: b
                 log.info("started the MLflow UI on %s in %.1fs", ui_url, seconds)
 
         luigi_url = f"http://127.0.0.1:{LUIGID_PORT}"
-        plan = [*luigi_pages(luigi_url, run_date), mlflow_page(ui_url, cfg.mlflow_experiment),
+        plan = [*luigi_pages(luigi_url, run_date),
+                *mlflow_pages(ui_url, cfg.mlflow_experiment, cfg.registered_model),
                 *report_pages(cfg, run_date)]
         failed = []
         for item in plan:
@@ -209,6 +290,12 @@ def take_screenshots(cfg: Config, run_date: dt.date, out_dir: Path, skip_demo: b
                 failed.append(item.name)
                 continue
             log.info("wrote %s (%d bytes) from %s", path, path.stat().st_size, item.url)
+        try:
+            for path in terminal_captures(cfg, run_date, out_dir):
+                log.info("wrote %s (%d bytes)", path, path.stat().st_size)
+        except Exception as exc:  # noqa: BLE001 - CaptureError or BrowserError: named, and the run fails
+            log.error("could not capture a terminal view: %s", exc)
+            failed.append("terminal")
         if failed:
             log.error("failed: %s", ", ".join(failed))
         return 1 if failed else 0

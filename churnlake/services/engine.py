@@ -202,6 +202,11 @@ class Engine:
                 "--hiveconf", f"hive.server2.thrift.bind.host={self.host}"]
         return cmd
 
+    def beeline_command(self, database: str = "gold", args: list[str] = ()) -> list[str]:
+        """beeline on this engine's JDBC endpoint (quiet, table output) with ``args`` appended."""
+        return [str(_venv_bin(self.cfg) / "beeline"), "-u", self.jdbc_url(database), "-n", "churnlake",
+                "--silent=true", "--showWarnings=false", *args]
+
     def environment(self) -> dict[str, str]:
         venv_bin = _venv_bin(self.cfg)
         env = {k: v for k, v in os.environ.items() if k not in ("SPARK_HOME", "SPARK_REMOTE")}
@@ -289,16 +294,34 @@ def resolve_remote(cfg: Config) -> Optional[str]:
     return remote
 
 
+def sql_file_as_statement(args: list[str]) -> list[str]:
+    """``-f FILE`` becomes ``-e <the file's SQL>`` (comment lines dropped): beeline -f echoes a
+    ``null`` prompt per line of the file, -e prints the results only."""
+    out, i = [], 0
+    while i < len(args):
+        if args[i] == "-f" and i + 1 < len(args):
+            text = Path(args[i + 1]).read_text(encoding="utf-8")
+            out += ["-e", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))]
+            i += 2
+        else:
+            out.append(args[i])
+            i += 1
+    return out
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="./engine.sh", description="The churnlake engine: Spark Connect + "
                                      "Thrift JDBC in one Spark driver (docs/services.md)")
-    parser.add_argument("command", choices=["start", "stop", "status", "logs", "url", "command", "conf"])
+    parser.add_argument("command", choices=["start", "stop", "status", "logs", "url", "command", "conf", "sql"])
     parser.add_argument("--connect-port", type=int, default=None, help="default engine.connect_port (15002)")
     parser.add_argument("--thrift-port", type=int, default=None, help="default engine.thrift_port (10000)")
     parser.add_argument("--master", default=None, help="default engine.master (local[*]); e.g. spark://host:7077")
     parser.add_argument("--memory", default=None, help="driver memory, default engine.driver_memory (4g)")
     parser.add_argument("--lines", type=int, default=60, help="logs: how many lines")
-    args = parser.parse_args(argv)
+    parser.add_argument("--database", default="gold", help="sql: the database to connect to (default gold)")
+    args, beeline_args = parser.parse_known_args(argv)
+    if beeline_args and args.command != "sql":
+        parser.error(f"unrecognized arguments: {' '.join(beeline_args)}")
     cfg = load_config()
     engine = Engine(cfg, connect_port=args.connect_port, thrift_port=args.thrift_port, master=args.master,
                     driver_memory=args.memory, detach=True)
@@ -322,6 +345,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.command == "logs":
         print(tail(engine.log_path, args.lines))
         return 0
+    if args.command == "sql":
+        # The venv's beeline finds its Spark through the venv's Python: run it with the venv
+        # first on PATH, so it works from a shell without the venv activated.
+        if not port_open(engine.host, engine.thrift_port):
+            print(f"engine: nothing answers at {engine.jdbc_url(args.database)}; start it with: make engine-start",
+                  file=sys.stderr)
+            return 3
+        cmd = engine.beeline_command(args.database, sql_file_as_statement(beeline_args))
+        sys.stdout.flush()
+        os.execve(cmd[0], cmd, engine.environment())
     if args.command == "status":
         pid = engine.pid()
         if pid is None:
@@ -357,7 +390,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 1
     print(f"engine listening after {engine.start_seconds:.1f}s (pid {engine.pid()}):\n"
           f"  Spark Connect {engine.remote_url}   (jobs: ./spark-submit.sh jobs/...)\n"
-          f"  JDBC          {cfg.root_dir / '.venv' / 'bin' / 'beeline'} -u {engine.jdbc_url('gold')} -n churnlake\n"
+          f"  JDBC          {engine.jdbc_url('gold')}   (SQL: ./engine.sh sql -e 'SHOW TABLES')\n"
           f"  stop with: make engine-stop")
     return 0
 
