@@ -115,20 +115,29 @@ def start_engine(cfg):
     return engine
 
 
+def serve_demo_ticket_api(cfg, port: int = 0):
+    """The demo's ticket REST API in a thread on 127.0.0.1:``port`` (0: a free one) over the
+    generated tickets, with light fault injection (the ingestion log shows retries that still
+    succeed); returns ``(server, token, base_url)``. The token is ``$<tickets.token_env>`` or new."""
+    import secrets
+
+    from churnlake.demo.ticket_api import serve_in_thread
+
+    token = os.environ.get(cfg.tickets_token_env) or secrets.token_urlsafe(24)
+    server, base_url = serve_in_thread(cfg.demo_dir / "tickets.jsonl", token, port=port, error_rate=0.05,
+                                       rate_limit_every=9, retry_after=1, fault_seed=cfg.demo_seed)
+    return server, token, base_url
+
+
 def demo(run_date: dt.date, *, engine: bool = True) -> int:
     """Prepare the demo sources, start the engine, serve the ticket API, and run the Luigi
     pipeline for ``run_date`` through the engine; the engine keeps running afterwards."""
-    import secrets
-
-    from churnlake.demo.ticket_api import serve_in_thread, shutdown
+    from churnlake.demo.ticket_api import shutdown
 
     cfg = load_config()
     prepare_demo_sources(cfg, run_date)
     running_engine = start_engine(cfg) if engine else None
-    token = os.environ.get(cfg.tickets_token_env) or secrets.token_urlsafe(24)
-    # Light fault injection, so the demo's ingestion log shows retries that still succeed.
-    server, base_url = serve_in_thread(cfg.demo_dir / "tickets.jsonl", token, error_rate=0.05,
-                                       rate_limit_every=9, retry_after=1, fault_seed=cfg.demo_seed)
+    server, token, base_url = serve_demo_ticket_api(cfg)
     env = {**os.environ, cfg.tickets_token_env: token, "CHURNLAKE__SOURCES__TICKETS__BASE_URL": base_url}
     if not engine:
         env["CHURNLAKE__ENGINE__REMOTE"] = "classic"
@@ -169,8 +178,23 @@ def schedule(hours_back: int, days_back: int, once: bool) -> int:
     """
     import time
 
+    from urllib.parse import urlparse
+
+    from churnlake.services.process import port_open
+
     root = project_root()
-    start_engine(load_config())
+    cfg = load_config()
+    start_engine(cfg)
+    env = dict(os.environ)
+    api = urlparse(cfg.tickets_base_url)
+    if api.hostname in ("127.0.0.1", "localhost") and api.port and not port_open(api.hostname, api.port):
+        # Nothing serves the configured ticket API on this machine: the bundled demo data's own
+        # (as make demo does), on the configured port, for as long as the scheduler runs.
+        prepare_demo_sources(cfg, dt.date.today())
+        _, token, base_url = serve_demo_ticket_api(cfg, api.port)
+        env[cfg.tickets_token_env] = token
+        print(f"no ticket API answered at {cfg.tickets_base_url}: serving the demo's at {base_url} "
+              f"(set sources.tickets.base_url to your own)", flush=True)
     luigi_bin = str(Path(sys.executable).parent / "luigi")
     local = [] if scheduler_running() else ["--local-scheduler"]
     while True:
@@ -182,12 +206,12 @@ def schedule(hours_back: int, days_back: int, once: bool) -> int:
              "--days-back", str(days_back), "--days-forward", "0", *local],
         ):
             print(f"[{dt.datetime.now().isoformat(timespec='seconds')}] {' '.join(cmd[2:5])}", flush=True)
-            rc = subprocess.call(cmd, cwd=root) or rc
+            rc = subprocess.call(cmd, cwd=root, env=env) or rc
         # A run summary (Delta + dashboard) per day of the window, also after failures.
         for back in range(days_back + 1):
             day = (dt.date.today() - dt.timedelta(days=back)).isoformat()
             rc = subprocess.call([luigi_bin, "--module", "luigi_tasks.monitoring", "RunSummary",
-                                  "--run-date", day, *local], cwd=root) or rc
+                                  "--run-date", day, *local], cwd=root, env=env) or rc
         if once:
             return rc
         now = dt.datetime.now()

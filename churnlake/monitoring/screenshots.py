@@ -203,18 +203,29 @@ def capture(page: Page, out_dir: Path) -> Path:
     return path
 
 
+def landing_commands(cfg: Config) -> tuple[str, str]:
+    """The shell commands that show the raw landing zone: files per landed partition, and the
+    first records of the newest file of each source as received (any ingest date: a source with
+    nothing new on the run date landed nothing that day)."""
+    landing = shlex.quote(cfg.lakehouse_root.removeprefix("file://") + "/bronze/_landing")
+    listing = (f"cd {landing} && find . -type f | sed 's|^\\./||; s|/[^/]*$||' | sort | uniq -c "
+               "| awk '{print $1 \" files  \" $2}'")
+    newest = "$(find source={src} -type f -name '{pattern}' | sort | tail -1)"
+    raw = (f"cd {landing} && for f in {newest.format(src='crm', pattern='*.csv')} "
+           f"{newest.format(src='web', pattern='*.log')} {newest.format(src='support', pattern='*.jsonl')} "
+           f"{newest.format(src='billing/type=invoices', pattern='*.jsonl')}; "
+           "do echo \"== $f\"; head -n 3 \"$f\" | cut -c1-240; done")
+    return listing, raw
+
+
 def terminal_captures(cfg: Config, run_date: dt.date, out_dir: Path) -> list[Path]:
     """The raw landing zone with a few raw records, and a JDBC query through the engine."""
     from churnlake.walkthrough import terminal
 
-    day = run_date.isoformat()
-    landing = shlex.quote(cfg.lakehouse_root.removeprefix("file://") + "/bronze/_landing")
+    listing, raw = landing_commands(cfg)
     shots = [
         ("landing", "Raw landing zone: what each source delivered, kept as received",
-         f"find {landing} -path '*ingest_date={day}*' -type f | sed 's|/[^/]*$||' | sort | uniq -c"
-         f" && head -c 330 {landing}/source=crm/type=customers/ingest_date={day}/ingest_hour=00/*.csv"
-         f" && echo && head -n 2 $(ls {landing}/source=web/type=access_logs/ingest_date={day}/ingest_hour=00/*.log | head -1)",
-         ("source=crm", "customerID")),
+         f"{listing} && {raw}", ("source=crm", "customerID", "== source=web")),
         ("jdbc-query", "gold over JDBC: beeline through the engine's Thrift endpoint",
          "./engine.sh sql -f sql/queries/churn_rate_by_contract.sql"
          " && ./engine.sh sql -f sql/queries/features_version_as_of.sql",

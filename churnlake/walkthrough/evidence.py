@@ -54,6 +54,7 @@ DELIVERABLES = (
     Deliverable("Run dashboard and run records", ("dashboard/dashboard.html", "dashboard/summary.json",
                                                    "logs/task_runs.jsonl", "logs/job_runs.jsonl")),
     Deliverable("Screenshots of the UIs and reports", ("screenshots/",)),
+    Deliverable("The lakehouse's folder structure (python -m churnlake.walkthrough.layout)", ("storage_layout.txt",)),
 )
 
 
@@ -162,6 +163,13 @@ def collect(cfg: Config, run_date: dt.date, out: Path, screenshots: Path | None 
     for name, uri in candidate_models(cfg, run_date).items():
         _copy_uri_tree(uri, out / "model" / name / uri.rsplit("/", 1)[1], cfg)
     _copy(screenshots or cfg.root_dir / "docs" / "screenshots", out / "screenshots")
+    if cfg.lakehouse_root.startswith("file:"):
+        from churnlake.walkthrough.layout import listing
+
+        (out / "storage_layout.txt").write_text(
+            "\n".join(listing(Path(cfg.lakehouse_root.removeprefix("file://")))) + "\n", encoding="utf-8")
+    else:
+        (out / "storage_layout.txt").write_text(f"{cfg.lakehouse_root}: list it with `hdfs dfs -ls -R`\n")
     _submit(cfg, ["jobs/monitoring/export_samples.py", "--run-date", day, "--out", str(out / "samples")], env=env)
     versions = ["jobs/versioning/versions.py"]
     _submit(cfg, [*versions, "tags"], out / "versions" / "tags.txt", env=env)

@@ -32,15 +32,22 @@ class Shown:
     seconds: float
 
 
+#: beeline echoes its prompt before the first result of ``-e``.
+PROMPT = re.compile(r"^\d+: jdbc:hive2://\S+> ")
+
+
 def clean(output: str) -> str:
-    """Output without the noise lines and without carriage-return redraws."""
-    lines = [line.rsplit("\r", 1)[-1] for line in output.splitlines()]
+    """Output without the noise lines, beeline's prompt and carriage-return redraws."""
+    lines = [PROMPT.sub("", line.rsplit("\r", 1)[-1]) for line in output.splitlines()]
     return "\n".join(line for line in lines if not NOISE.match(line))
 
 
 def run_shown(cfg: Config, command: str, *, expect: tuple[str, ...] = (), env: dict | None = None,
-              timeout: float = 900, stderr: bool = False, ok_codes: tuple[int, ...] = (0,)) -> Shown:
-    """Run ``command`` with bash in the project root; its cleaned stdout (and stderr when asked)."""
+              timeout: float = 900, stderr: bool = False, ok_codes: tuple[int, ...] = (0,),
+              min_table_rows: int = 0) -> Shown:
+    """Run ``command`` with bash in the project root; its cleaned stdout (and stderr when asked).
+    ``min_table_rows``: the output's ``| … |`` table must have at least that many data rows (a
+    query that returns nothing is not shown as if it showed something)."""
     import time
 
     started = time.monotonic()
@@ -60,6 +67,9 @@ def run_shown(cfg: Config, command: str, *, expect: tuple[str, ...] = (), env: d
     if missing or not output.strip():
         raise CaptureError(f"`{command}` printed {'nothing' if not output.strip() else 'no ' + repr(missing)}; "
                            f"first lines: {output[:300]!r}")
+    rows = [line for line in output.splitlines() if line.startswith("|")]
+    if min_table_rows and len(rows) - 1 < min_table_rows:  # the first | line is the header
+        raise CaptureError(f"`{command}` returned {max(0, len(rows) - 1)} rows, expected at least {min_table_rows}")
     return Shown(command, output, res.returncode, round(time.monotonic() - started, 2))
 
 

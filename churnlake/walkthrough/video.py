@@ -236,13 +236,13 @@ def build_chapters(cfg: Config, run_date: dt.date, work: Path, shots: Path, demo
     src_rows = [[f"{r['source']}.{r['entity']}", int(r.get("rows_read") or 0), int(r.get("rows_written") or 0),
                  int(r.get("rows_rejected") or 0), int(r.get("attempts") or 1), float(r.get("duration_s") or 0)]
                 for r in sorted(batches, key=lambda r: (r["source"], r["entity"]))]
-    landing_cmd = (f"find {shlex.quote(lake)}/bronze/_landing -path '*ingest_date={day}*' -type f | "
-                   f"sed 's|^.*_landing/||; s|/[^/]*$||' | sort | uniq -c")
-    landing_png, _ = b.term("The raw landing zone", landing_cmd, expect=("source=crm",))
-    raw_cmd = (f"cd {shlex.quote(lake)}/bronze/_landing && head -c 420 source=crm/type=customers/ingest_date={day}/*/*.csv; "
-               f"echo; head -n 3 $(ls source=web/type=access_logs/ingest_date={day}/*/*.log | head -1); "
-               f"head -c 600 source=support/type=tickets/ingest_date={day}/*/*.jsonl")
-    raw_png, _ = b.term("Raw records, exactly as they arrived", raw_cmd, expect=("customerID",))
+    from churnlake.monitoring.screenshots import landing_commands
+
+    landing_cmd, raw_cmd = landing_commands(cfg)
+    landing_png, _ = b.term("The raw landing zone: files per source, type, ingest date and hour", landing_cmd,
+                            expect=("source=crm",))
+    raw_png, _ = b.term("Raw records, exactly as they arrived (the newest file of each source)", raw_cmd,
+                        expect=("customerID",))
     total_in = sum(r[1] for r in src_rows)
     rejected = sum(r[3] for r in src_rows)
     b.add("Sources and the raw landing zone",
@@ -283,8 +283,9 @@ def build_chapters(cfg: Config, run_date: dt.date, work: Path, shots: Path, demo
     q_uri = f"{cfg.lakehouse_root}/bronze/web/access_logs_quarantine"
     quarantine_png, _ = b.term(
         "Quarantined rows keep their reason",
-        "./engine.sh sql -e \"SELECT substr(reason, 1, 60) AS reason, substr(raw_line, 1, 70) AS raw_line "
-        f"FROM delta.\\`{q_uri}\\` WHERE _ingest_date = '{day}' LIMIT 8\"", expect=("reason",))
+        "./engine.sh sql -e \"SELECT _ingest_date, substr(reason, 1, 55) AS reason, substr(raw_line, 1, 60) AS raw_line "
+        f"FROM delta.\\`{q_uri}\\` ORDER BY _ingest_date DESC, _source_file LIMIT 8\"", expect=("reason",),
+        min_table_rows=1)
     checks = sum(r[4] for r in val_rows)
     failed_checks = sum(r[5] for r in val_rows)
     quarantined = sum(r[3] for r in val_rows)
@@ -450,11 +451,16 @@ def build_chapters(cfg: Config, run_date: dt.date, work: Path, shots: Path, demo
 
 
 def git_commit(root: Path) -> str | None:
+    """The checked-out commit, with ``+dirty`` when tracked files differ from it (a video made
+    from uncommitted code is never taken for the commit's own)."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
+    return f"{sha}+dirty" if dirty else sha
 
 
 def make_video(cfg: Config, run_date: dt.date, out_dir: Path, skip_demo: bool = False) -> dict:
@@ -475,6 +481,12 @@ def make_video(cfg: Config, run_date: dt.date, out_dir: Path, skip_demo: bool = 
     if console and f"run date {run_date}" not in console:
         console = None  # kept from a demo of another date
     chapters = build_chapters(cfg, run_date, work, shots, console)
+    return render_video(cfg, run_date, chapters, out_dir)
+
+
+def render_video(cfg: Config, run_date: dt.date, chapters: list[Chapter], out_dir: Path) -> dict:
+    """Assemble ``chapters`` into ``<out_dir>/walkthrough.*`` and record the facts of the video
+    (duration, size, chapters, the run date and the commit it shows) in walkthrough.json."""
     facts = assemble(chapters, out_dir, name=NAME, title=f"churnlake walkthrough, run {run_date}")
     facts |= {"run_date": run_date.isoformat(), "commit": git_commit(cfg.root_dir),
               "made_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -113,44 +113,64 @@ def test_visualiser_shows_the_finished_graph_and_history_lists_it(chromium, tmp_
         assert history.count("DONE") >= 3
 
         # The screenshots command's own page for a graph: found through the API, checked, saved.
+        # It uses the SVG view, which draws the whole graph at its natural size (the D3 view's
+        # frame is 600 pixels high), sized to the drawing and trimmed to it.
         page = screenshots.luigi_dag_page(base, root)
-        assert isinstance(page, screenshots.Page) and page.url.endswith(fragment) and len(page.expect) == 4
+        svg_fragment = urllib.parse.urlencode({"tab": "graph", "visType": "svg", "taskId": root.task_id})
+        assert isinstance(page, screenshots.Page) and page.url.endswith(svg_fragment) and page.fit_svg
+        assert page.expect == (str(root), ">Extract<", ">Publish<", ">Transform<")
         png = screenshots.capture(page, tmp_path / "shots")
-        assert png_size(png) == screenshots.APP_SIZE and png.stat().st_size > 10_000
+        width, height = png_size(png)
+        assert width <= page.size[0] and 150 < height < 2000 and png.stat().st_size > 5_000
         assert isinstance(screenshots.luigi_dag_page(base, Publish(base="/elsewhere")), screenshots.Skipped)
     finally:
         daemon.stop()
     assert daemon.pid() is None
 
 
-def test_mlflow_ui_lists_a_logged_run(chromium, tmp_path):
+def test_mlflow_pages_show_the_candidates_and_the_champion_alias(chromium, tmp_path):
     from mlflow.tracking import MlflowClient
 
     cfg = load_config(environ={**os.environ, **lakehouse_env(tmp_path)})
     assert cfg.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'state' / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=cfg.mlflow_tracking_uri)
     exp_id = client.create_experiment("browser-test", artifact_location=cfg.mlflow_artifact_uri)
-    run_name = f"toy-run-{uuid.uuid4().hex[:8]}"
-    run = client.create_run(exp_id, run_name=run_name)
-    client.log_param(run.info.run_id, "alpha", "0.5")
-    client.log_metric(run.info.run_id, "roc_auc", 0.87)
-    client.set_terminated(run.info.run_id)
+    parent = client.create_run(exp_id, run_name="train-toy")
+    children = []
+    for name, auc in (("cand_a", 0.81), ("cand_b", 0.87)):
+        child = client.create_run(exp_id, run_name=f"{name}-{uuid.uuid4().hex[:6]}",
+                                  tags={"mlflow.parentRunId": parent.info.run_id})
+        client.log_param(child.info.run_id, "alpha", "0.5")
+        client.log_metric(child.info.run_id, "roc_auc", auc)
+        client.set_terminated(child.info.run_id)
+        children.append(child)
+    client.set_terminated(parent.info.run_id)
+    client.create_registered_model("browser-model")
+    version = client.create_model_version("browser-model", f"runs:/{children[1].info.run_id}/model",
+                                          run_id=children[1].info.run_id)
+    client.set_registered_model_alias("browser-model", "champion", version.version)
 
     port = free_port()
     try:
         seconds = mlflow_server.start(cfg, port)
         pid = mlflow_server.server(cfg, port).pid()
         assert seconds < 90 and pid is not None
-        page = screenshots.mlflow_page(mlflow_server.url(port), "browser-test")
-        assert page.url == f"{mlflow_server.url(port)}/#/experiments/{exp_id}/runs"
-        assert page.expect == ("browser-test", run_name)
-        dom = browser.render_dom(page.url, wait_ms=page.wait_ms)
-        assert "browser-test" in dom  # experiment name, fetched by the app
-        assert run_name in dom  # the run row, fetched by the app from the server's store
-        assert f'href="#/experiments/{exp_id}/runs/{run.info.run_id}"' in dom
-        assert "<strong>1</strong> matching run" in dom
-        assert isinstance(screenshots.mlflow_page(mlflow_server.url(port), "no-such-experiment"),
-                          screenshots.Skipped)
+        url = mlflow_server.url(port)
+        candidates, model = screenshots.mlflow_pages(url, "browser-test", "browser-model")
+        assert candidates.name == "mlflow-candidates" and "compare-runs" in candidates.url
+        assert set(candidates.expect) >= {"Comparing 2 Runs", "roc_auc", *(c.info.run_name for c in children)}
+        dom = browser.render_dom(candidates.url, wait_ms=candidates.wait_ms)
+        assert all(text in dom for text in candidates.expect)  # names, metric rows: drawn by the app
+        assert "0.87" in dom and "0.81" in dom
+        png = screenshots.capture(candidates, tmp_path / "shots")
+        width, _ = png_size(png)
+        assert width <= round(candidates.size[0] * screenshots.MLFLOW_CROP[2])  # the assistant panel is cut off
+        assert model.expect == ("browser-model", "Aliases", "champion")
+        assert all(text in browser.render_dom(model.url, wait_ms=model.wait_ms) for text in model.expect)
+        # Nothing to show: named, not captured.
+        missing = screenshots.mlflow_pages(url, "no-such-experiment", "no-such-model")
+        assert [type(p) for p in missing] == [screenshots.Skipped]
+        assert isinstance(screenshots.mlflow_pages(url, "browser-test", "no-such-model")[1], screenshots.Skipped)
     finally:
         stopped = mlflow_server.stop(cfg, port)
     assert stopped and mlflow_server.server(cfg, port).pid() is None
@@ -192,8 +212,10 @@ def test_quality_report_renders_and_screenshot_is_a_real_picture(chromium, tmp_p
     assert not list((tmp_path / "shots").glob("*.partial*"))
 
     # The screenshots command: the quality report is captured, the missing run dashboard skipped.
-    quality, dashboard = screenshots.report_pages(cfg, dt.date(2026, 11, 27))
+    pages = {p.name: p for p in screenshots.report_pages(cfg, dt.date(2026, 11, 27))}
+    quality, dashboard = pages["data-quality"], pages["run-dashboard"]
     assert isinstance(dashboard, screenshots.Skipped) and "does not exist" in dashboard.reason
+    assert isinstance(pages["model-report"], screenshots.Skipped) and isinstance(pages["eda"], screenshots.Skipped)
     assert quality.url == page.as_uri()
     assert png_size(screenshots.capture(quality, tmp_path / "shots")) == screenshots.REPORT_SIZE
 

@@ -302,6 +302,57 @@ def test_next_day_skips_files_already_ingested(pipeline_run, spark):
     assert bronze.count() == CRM_ROWS
 
 
+def test_the_release_package_holds_code_video_and_the_runs_evidence(pipeline_run, tmp_path):
+    """make package's builder on the e2e run: a real (short) video, the evidence collected by
+    the project's own commands, unpacked and checked file by file."""
+    import re
+    import zipfile
+
+    from churnlake.monitoring import browser
+    from churnlake.walkthrough import evidence, package, slides
+    from churnlake.walkthrough.assemble import Chapter
+    from churnlake.walkthrough.video import readme_commands, render_video
+
+    _, env, cfg, first, _ = pipeline_run
+    assert first.returncode == 0
+    day = dt.date.fromisoformat(RUN_DATE)
+    summary = run([str(cfg.root_dir / "spark-submit.sh"), "jobs/monitoring/run_summary.py", "--run-date", RUN_DATE], env)
+    assert summary.returncode == 0, summary.stderr[-3000:]
+    shots = tmp_path / "shots"
+    dashboard = cfg.reports_dir / "runs" / RUN_DATE / "dashboard.html"
+    browser.screenshot(dashboard.as_uri(), shots / "run-dashboard.png", 1280, 720, wait_ms=1000)
+    slide = slides.image_slide(tmp_path / "slide.png", "Run dashboard", shots / "run-dashboard.png", "e2e run")
+    video_dir = tmp_path / "video"
+    render_video(cfg, day, [Chapter("Dashboard", "The run dashboard of the test run.", (slide,))], video_dir)
+
+    zip_path = package.build_package(cfg, day, tmp_path / "dist", video_dir=video_dir,
+                                     evidence_dir=tmp_path / "evidence", env=env, screenshots=shots)
+    assert zip_path.name == f"churnlake-{package.project_version(cfg.root_dir)}.zip"
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(tmp_path / "unpacked")
+    top = tmp_path / "unpacked" / zip_path.stem
+    # The source tree, file for file, and its README's two commands are the repository's.
+    for name in package.source_files(cfg.root_dir):
+        assert (top / name).is_file(), name
+    for stage in ("jobs/bronze", "jobs/silver", "jobs/gold", "jobs/ml", "data", "docs", "notebooks"):
+        assert any((top / stage).iterdir()), stage
+    assert readme_commands(top) == readme_commands(cfg.root_dir) == ["make demo", "make test"]
+    for name in package.VIDEO_FILES:
+        assert (top / "video" / name).stat().st_size > 0, name
+    # Every deliverable's files are there and non-empty, and the evidence README lists each.
+    assert evidence.check(top / "evidence") == []
+    readme = (top / "evidence" / "README.md").read_text()
+    for item in evidence.DELIVERABLES:
+        assert item.what in readme
+    listed = re.findall(r"^- `([^`]+)`$", readme, re.M)
+    assert listed and all((top / "evidence" / rel).is_file() for rel in listed)
+    samples = (top / "evidence" / "samples" / "index.csv").read_text().splitlines()
+    assert any(line.startswith("gold.customer_features,gold,") for line in samples)
+    assert "customerID" in (top / "evidence" / "samples" / "bronze.crm_customers.csv").read_text().splitlines()[0]
+    nb = json.loads((top / "evidence" / "eda" / "eda.executed.ipynb").read_text())
+    assert any(o.get("output_type") == "display_data" for c in nb["cells"] for o in c.get("outputs", []))
+
+
 def test_a_failing_job_exits_non_zero_with_one_readable_line(tmp_path):
     env = pipeline_env(tmp_path)  # no inbox folder: the CRM job must fail
     res = luigi("SilverCustomers", env)
