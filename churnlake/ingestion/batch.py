@@ -116,6 +116,27 @@ def land_bytes(cfg: Config, data: bytes, *, source: str, entity: str, interval: 
     return LandedFile(name, uri, digest, len(data))
 
 
+def landed_files(cfg: Config, *, source: str, entity: str, interval: Interval) -> list[tuple[str, bytes]]:
+    """``(name, bytes)`` of every raw file the landing zone holds for one batch's interval."""
+    folder = landing_uri(cfg, source, entity, interval.day.isoformat(), interval.landing_hour)
+    store = filestore_for(folder, cfg)
+    return [(name, store.read_bytes(f"{folder}/{name}")) for name in sorted(store.list(folder))]
+
+
+class EmptyingRefused(RuntimeError):
+    """A rerun would replace a committed batch's rows with none."""
+
+
+def refuse_emptying(table: Table, batch: str, committed_rows: int, new_rows: int, *, allowed: bool) -> None:
+    """Stop a rerun that would replace ``committed_rows`` > 0 rows of ``batch`` with none, unless
+    an operator asked for it (``--replace-with-empty``)."""
+    if committed_rows > 0 and new_rows == 0 and not allowed:
+        raise EmptyingRefused(
+            f"batch {batch} of {table.name} holds {committed_rows} committed rows and this rerun found none "
+            f"to replace them with (its landed files are gone?); nothing was written. Rerun with "
+            f"--replace-with-empty to empty the batch on purpose")
+
+
 @dataclass
 class BatchReport:
     """One structured line of ``logs/ingestion.log`` per source entity per batch."""
@@ -183,6 +204,8 @@ def interval_arg_parser(description: str):
     parser = job_arg_parser(description)
     parser.add_argument("--run-hour", type=int, default=None, choices=range(24), metavar="0..23",
                         help="hour of an hourly batch; omit for a daily batch")
+    parser.add_argument("--replace-with-empty", action="store_true",
+                        help="allow a rerun to replace a committed batch's rows with none (operator decision)")
     return parser
 
 

@@ -1,8 +1,10 @@
 """Model candidates: scikit-learn and Spark MLlib, each with a small cross-validated search.
 
-Every candidate gets the same stratified train/test split (made once, by the caller) and
-returns a :class:`Fitted`: the best model, its parameters, the mean cross-validated ROC-AUC
-on the training rows, test-set probabilities and feature importances.
+Every candidate is tuned and fitted on the same training rows (the caller's stratified split)
+and returns a :class:`Fitted`: the best model, its parameters, its mean cross-validated ROC-AUC
+on the training rows and feature importances. The test rows never reach this module:
+candidates are chosen by their CV score, and the caller scores only the chosen one (and the
+current champion) on the test rows, once (docs/modeling.md).
 
 Class imbalance (26.5 % churners): class weights, not resampling — ``class_weight=
 "balanced"`` (logistic regression, random forest), balanced sample weights (gradient
@@ -32,8 +34,7 @@ class Fitted:
     library: str  # "sklearn" | "mllib"
     model: Any  # sklearn Pipeline | pyspark PipelineModel
     params: dict[str, Any]
-    cv_roc_auc: float
-    test_proba: np.ndarray
+    cv_roc_auc: float  # mean ROC-AUC over the CV folds of the chosen grid point: what candidates are ranked by
     importances: pd.Series  # feature (after encoding) -> importance, largest first
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -86,9 +87,10 @@ def sklearn_pipeline(name: str, categorical: list[str], numeric: list[str], seed
     return Pipeline([("preprocess", pre), ("model", _sklearn_estimator(name, seed))])
 
 
-def fit_sklearn(name: str, train: pd.DataFrame, test: pd.DataFrame, categorical: list[str], numeric: list[str],
+def fit_sklearn(name: str, train: pd.DataFrame, categorical: list[str], numeric: list[str],
                 *, seed: int, folds: int) -> Fitted:
-    """Grid search with stratified folds (ROC-AUC), refit on all training rows."""
+    """Grid search with stratified folds (ROC-AUC), refit on all training rows. The test rows are
+    not seen here: candidates are compared by their cross-validation score only."""
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
     features = categorical + numeric
@@ -105,7 +107,6 @@ def fit_sklearn(name: str, train: pd.DataFrame, test: pd.DataFrame, categorical:
     raw = np.abs(est.coef_[0]) if hasattr(est, "coef_") else est.feature_importances_
     params = {k.removeprefix("model__"): v for k, v in search.best_params_.items()}
     return Fitted(name, "sklearn", best, params, float(search.best_score_),
-                  best.predict_proba(test[features])[:, 1],
                   pd.Series(raw, index=names).sort_values(ascending=False))
 
 
@@ -157,18 +158,18 @@ def constant_for_empty(frame: pd.DataFrame, numeric: list[str]) -> list[str]:
     return [c for c in numeric if frame[c].isna().all()]
 
 
-def fit_mllib(spark, name: str, train: pd.DataFrame, test: pd.DataFrame, categorical: list[str],
+def fit_mllib(spark, name: str, train: pd.DataFrame, categorical: list[str],
               numeric: list[str], *, seed: int, folds: int) -> Fitted:
-    """CrossValidator over a small grid (ROC-AUC), best model refit on all training rows."""
+    """CrossValidator over a small grid (ROC-AUC), best model refit on all training rows (the
+    test rows are not seen here)."""
     from pyspark.ml.evaluation import BinaryClassificationEvaluator
-    from pyspark.ml.functions import vector_to_array
     from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
     from pyspark.sql import functions as F
 
     empty = constant_for_empty(train, numeric)
     if empty:  # same treatment as sklearn's keep_empty_features: a constant 0 column
         log.warning("%s: no values at all in %s; used as constant 0", name, ", ".join(empty))
-        train, test = train.fillna({c: 0.0 for c in empty}), test.fillna({c: 0.0 for c in empty})
+        train = train.fillna({c: 0.0 for c in empty})  # the Imputer then learns 0 for them
     weights = balanced_weights(train[LABEL].to_numpy())
     w0, w1 = float(weights[train[LABEL].to_numpy() == 0][0]), float(weights[train[LABEL].to_numpy() == 1][0])
     sdf = cached(spark_frame(spark, train, categorical, numeric).withColumn(
@@ -186,12 +187,9 @@ def fit_mllib(spark, name: str, train: pd.DataFrame, test: pd.DataFrame, categor
     cv_model = cv.fit(sdf)
     best_i = int(np.argmax(cv_model.avgMetrics))
     best = cv_model.bestModel
-    scored = best.transform(spark_frame(spark, test, categorical, numeric)).select(
-        KEY, vector_to_array("probability")[1].alias("p"))
-    proba = scored.toPandas().set_index(KEY).loc[test[KEY], "p"].to_numpy()
     sdf.unpersist()
     params = {p.name: v for p, v in maps[best_i].items()}
-    return Fitted(name, "mllib", best, params, float(cv_model.avgMetrics[best_i]), proba,
+    return Fitted(name, "mllib", best, params, float(cv_model.avgMetrics[best_i]),
                   mllib_importances(best, spark_frame(spark, train.head(5), categorical, numeric)),
                   extra={"empty_columns": empty})
 
@@ -209,11 +207,21 @@ def mllib_importances(model, sample) -> pd.Series:
     return pd.Series(values, index=[names.get(i, f"f{i}") for i in range(len(values))]).sort_values(ascending=False)
 
 
-def fit_candidate(name: str, spark, train: pd.DataFrame, test: pd.DataFrame, categorical: list[str],
+def choose_by_cv(results: list[dict]) -> dict:
+    """The candidate (a dict with ``cv_roc_auc``) with the best cross-validated ROC-AUC; ties go
+    to the first in the configured order. Test-set scores play no part: the test rows stay
+    untouched until the chosen model is evaluated, so its test metrics are an honest estimate."""
+    if not results:
+        raise ValueError("no candidates to choose from (training.candidates is empty)")
+    return max(results, key=lambda r: r["cv_roc_auc"])
+
+
+def fit_candidate(name: str, spark, train: pd.DataFrame, categorical: list[str],
                   numeric: list[str], *, seed: int, folds: int) -> Fitted:
+    """Tune and fit one candidate on the training rows; it is ranked by ``cv_roc_auc``."""
     if name.startswith("sk_"):
-        return fit_sklearn(name, train, test, categorical, numeric, seed=seed, folds=folds)
-    return fit_mllib(spark, name, train, test, categorical, numeric, seed=seed, folds=folds)
+        return fit_sklearn(name, train, categorical, numeric, seed=seed, folds=folds)
+    return fit_mllib(spark, name, train, categorical, numeric, seed=seed, folds=folds)
 
 
 def scorer_for(flavor: str, model, spark, categorical: list[str], numeric: list[str]

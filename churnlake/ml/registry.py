@@ -3,14 +3,21 @@
 Every training run registers its best candidate as a new version of ``churn-model``. The
 ``champion`` alias moves to it only when it beats the current champion on the selection
 metric, both measured on *this* run's test set (the champion is loaded and re-scored, so the
-comparison is like for like). When the champion cannot be scored (its features no longer
-exist), its own logged test metric is used instead, and the decision says so. The decision
-— promoted or not, and why — is recorded as tags on the candidate's run and model version.
+comparison is like for like). When the champion cannot be scored on those rows (its features
+no longer exist, its files are gone), the champion is kept — a metric it logged on another
+test set is not comparable — and the decision says why; an operator can then promote a
+version explicitly:
+
+    python -m churnlake.ml.registry promote 7 --reason "features v2 replaced v1; reviewed report"
+
+The decision — promoted or not, and why — is recorded as tags on the candidate's run and model
+version (an explicit promotion too, with who and why).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -58,15 +65,19 @@ def gate(client: MlflowClient, name: str, version: str, metric: str, challenger_
         client.set_registered_model_alias(name, CHAMPION, version)
         return GateDecision(True, version, None, challenger_score, None, "no champion yet",
                             f"first champion: version {version} ({metric} {challenger_score:.4f})")
+    before = str(champion.version)
     try:
         champion_score, basis = float(score_champion(champion)), "re-scored on this run's test set"
-    except Exception as exc:  # noqa: BLE001 - fall back to the champion's own logged metric
-        logged = client.get_run(champion.run_id).data.metrics.get(f"test_{metric}")
-        if logged is None:
-            raise ValueError(f"cannot compare with champion version {champion.version}: it could not be "
-                             f"scored ({exc}) and its run logged no test_{metric}") from exc
-        champion_score = float(logged)
-        basis = f"champion's logged test_{metric} (could not re-score it: {str(exc).splitlines()[0][:160]})"
+    except Exception as exc:  # noqa: BLE001 - any failure to score the champion keeps it
+        # A number logged on another test set is not comparable: no promotion without a like-for-
+        # like comparison. The operator can promote explicitly (python -m churnlake.ml.registry promote).
+        cause = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ''}"
+        log.warning("champion version %s could not be scored on this run's test rows (%s): kept", before, cause)
+        return GateDecision(False, version, before, challenger_score, None,
+                            f"champion could not be re-scored on this run's test set ({cause})",
+                            f"champion version {before} kept: it could not be scored on the rows the challenger "
+                            f"was scored on ({cause}), so the two are not comparable; to promote version {version} "
+                            f"anyway: python -m churnlake.ml.registry promote {version} --reason '…'")
     before = str(champion.version)
     if challenger_score > champion_score:
         client.set_registered_model_alias(name, CHAMPION, version)
@@ -121,3 +132,60 @@ def load_mllib(client: MlflowClient, version):
         return PipelineModel.load(location)
     local = mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path="model/mllib_model")
     return PipelineModel.load(local)
+
+
+OPERATOR_TAG = "churnlake.gate.operator"
+
+
+def promote(client: MlflowClient, name: str, version: str, reason: str, who: str) -> GateDecision:
+    """Point ``champion`` at ``version`` on an operator's decision, recorded on the version."""
+    target = client.get_model_version(name, str(version))  # fails naming the version when it does not exist
+    before = current_champion(client, name)
+    before_v = str(before.version) if before is not None else None
+    client.set_registered_model_alias(name, CHAMPION, str(target.version))
+    decision = GateDecision(True, str(target.version), before_v, float("nan"), None, "operator decision",
+                            f"promoted by {who}: {reason}")
+    for key, value in {**decision.tags(), OPERATOR_TAG: who}.items():
+        client.set_model_version_tag(name, str(target.version), key, value)
+    return decision
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m churnlake.ml.registry promote VERSION --reason TEXT`` | ``champion``."""
+    import argparse
+    import getpass
+    import socket
+    import sys
+
+    from churnlake.config import load_config
+
+    parser = argparse.ArgumentParser(prog="python -m churnlake.ml.registry",
+                                     description="The model registry's champion alias (docs/modeling.md)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("promote", help="make VERSION the champion, on an operator's decision")
+    p.add_argument("version")
+    p.add_argument("--reason", required=True, help="why (recorded on the version)")
+    sub.add_parser("champion", help="print the current champion version")
+    args = parser.parse_args(argv)
+    cfg = load_config()
+    client = MlflowClient(tracking_uri=cfg.mlflow_tracking_uri, registry_uri=cfg.mlflow_tracking_uri)
+    if args.command == "champion":
+        champion = current_champion(client, cfg.registered_model)
+        print("none" if champion is None else f"{cfg.registered_model} version {champion.version}")
+        return 0 if champion is not None else 3
+    try:
+        who = f"{getpass.getuser()}@{socket.gethostname()}"
+    except (KeyError, OSError):
+        who = f"uid{os.getuid()}@{socket.gethostname()}"
+    try:
+        decision = promote(client, cfg.registered_model, args.version, args.reason, who)
+    except MlflowException as exc:
+        print(f"promote: {cfg.registered_model} has no version {args.version}: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"{cfg.registered_model} version {decision.version} is the champion "
+          f"(was {decision.champion_before or 'none'}): {decision.reason}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

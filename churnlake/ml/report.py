@@ -18,7 +18,24 @@ COLUMNS = ("roc_auc", "pr_auc", "f1", "recall", "precision", "accuracy", "top_bu
 def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3f}"
-    return "" if v is None else str(v)
+    return "–" if v is None else str(v)
+
+
+SELECTION_NOTE = ("Candidates are ranked by their cross-validated ROC-AUC on the training rows; the test "
+                  "rows are used once, for the chosen candidate (and to re-score the current champion in "
+                  "the gate), so the test metrics below are an unbiased estimate for the chosen model. "
+                  "The other candidates have no test-set numbers on purpose.")
+
+
+def champion_line(summary: dict) -> str:
+    """The chosen model against the champion on the same test rows, when there was one."""
+    score, before = summary.get("champion_score"), summary.get("champion_before")
+    if score is None or before is None:
+        return ""
+    best = next(c for c in summary["candidates"] if c["name"] == summary["best"])
+    metric = summary["inputs"].get("selection_metric", "roc_auc")
+    return (f"On the same test rows: chosen {best['name']} {metric} {_fmt(best['metrics'].get(metric))}, "
+            f"champion version {before} {metric} {_fmt(float(score))}.")
 
 
 def markdown(summary: dict) -> str:
@@ -26,8 +43,8 @@ def markdown(summary: dict) -> str:
     library, params, cv_roc_auc, metrics, run_id), best, gate, plots (name -> file name)."""
     lines = [f"# {summary['title']}", ""]
     lines += [f"- {k}: `{v}`" for k, v in summary["inputs"].items()]
-    lines += ["", "## Candidates (test set)", "",
-              "| candidate | library | CV ROC-AUC | " + " | ".join(COLUMNS) + " | best parameters |",
+    lines += ["", "## Candidates", "", SELECTION_NOTE, "",
+              "| candidate | library | CV ROC-AUC | " + " | ".join(f"test {c}" for c in COLUMNS) + " | best parameters |",
               "| --- | --- | --- | " + " | ".join("---" for _ in COLUMNS) + " | --- |"]
     for c in summary["candidates"]:
         mark = " **(best)**" if c["name"] == summary["best"] else ""
@@ -36,8 +53,11 @@ def markdown(summary: dict) -> str:
                      + f" | {', '.join(f'{k}={v}' for k, v in c['params'].items())} |")
     best = next(c for c in summary["candidates"] if c["name"] == summary["best"])
     m = best["metrics"]
-    lines += ["", f"Confusion matrix of {best['name']} at threshold 0.5: TN {int(m['tn'])}, FP {int(m['fp'])}, "
-              f"FN {int(m['fn'])}, TP {int(m['tp'])}.", "", "## Registry", "", summary["gate"], "", "## Plots", ""]
+    lines += ["", f"Confusion matrix of {best['name']} on the test set at threshold 0.5: TN {int(m['tn'])}, "
+              f"FP {int(m['fp'])}, FN {int(m['fn'])}, TP {int(m['tp'])}.", "", "## Registry", "", summary["gate"]]
+    if champion_line(summary):
+        lines += ["", champion_line(summary)]
+    lines += ["", "## Plots", ""]
     lines += [f"![{name}]({file})" for name, file in summary["plots"].items()]
     return "\n".join(lines) + "\n"
 
@@ -57,15 +77,16 @@ def html_page(summary: dict, plot_dir: Path) -> str:
                     f"<figcaption>{html.escape(name)}</figcaption></figure>")
     inputs = "".join(f"<li>{html.escape(k)}: <code>{html.escape(str(v))}</code></li>"
                      for k, v in summary["inputs"].items())
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("candidate", "library", "CV ROC-AUC", *COLUMNS,
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("candidate", "library", "CV ROC-AUC",
+                                                          *(f"test {c}" for c in COLUMNS),
                                                           "best parameters"))
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(summary['title'])}</title>
 <style>body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;font-size:13px}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}
 figure{{display:inline-block;margin:1em}}code{{font-size:12px}}</style></head><body>
 <h1>{html.escape(summary['title'])}</h1><ul>{inputs}</ul>
-<h2>Candidates (test set)</h2><table><tr>{head}</tr>{''.join(rows)}</table>
-<h2>Registry</h2><p>{html.escape(summary['gate'])}</p>
+<h2>Candidates</h2><p>{html.escape(SELECTION_NOTE)}</p><table><tr>{head}</tr>{''.join(rows)}</table>
+<h2>Registry</h2><p>{html.escape(summary['gate'])}</p><p>{html.escape(champion_line(summary))}</p>
 <h2>Plots</h2>{''.join(imgs)}</body></html>"""
 
 

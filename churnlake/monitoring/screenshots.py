@@ -14,15 +14,20 @@
 4. Renders each page in headless Chromium (:mod:`churnlake.monitoring.browser`), checks that
    the DOM shows what the page is about (not an error or an empty app), and saves the PNG:
 
-   ``luigi-dag.png``       the visualiser's graph of ``Pipeline(run_date=D)`` (D3 view: status per task)
-   ``luigi-history.png``   luigid's task history (``/history``)
-   ``mlflow-runs.png``     the runs of the MLflow experiment (``mlflow.experiment``)
-   ``data-quality.png``    ``<reports_dir>/quality/<D>/report.html``
-   ``run-dashboard.png``   ``<reports_dir>/runs/<D>/dashboard.html``
+   ``luigi-dag.png``          the visualiser's SVG view of ``Pipeline(run_date=D)``: the whole graph
+   ``luigi-history.png``      luigid's task history (``/history``)
+   ``mlflow-candidates.png``  MLflow's comparison of the newest training run's candidate runs
+   ``mlflow-model.png``       the registered model's page (versions, the champion alias)
+   ``data-quality.png``       ``<reports_dir>/quality/<D>/report.html``
+   ``run-dashboard.png``      ``<reports_dir>/runs/<D>/dashboard.html``
+   ``model-report.png``       ``<reports_dir>/models/<D>/report.html``
+   ``eda.png``                ``<reports_dir>/eda/<D>/index.html``
+   ``landing.png``            the raw landing zone and the first records of each source (terminal view)
+   ``jdbc-query.png``         beeline through the engine: a query and ``VERSION AS OF`` (terminal view)
 
    A page whose source does not exist is skipped with the reason, and its old PNG, if any, is
-   left as it was: luigid does not know the Pipeline task's graph (it forgets finished tasks
-   10 minutes after the run; see also 2.), no such report, no such experiment.
+   left as it was: luigid does not know the Pipeline task's graph (it keeps finished tasks a
+   day, conf/luigi.cfg; see also 2.), no such report, no such experiment or model.
 5. Stops the servers it started, and only those.
 
 Exit code: the demo's when it failed, 1 when a page could not be captured, 0 otherwise.
@@ -88,14 +93,14 @@ def luigi_api(base_url: str, method: str, data: dict, timeout: float = 10.0):
 
 
 def luigi_dag_page(base_url: str, task) -> Page | Skipped:
-    """The visualiser's graph (D3 view: one box per task with its status) of ``task``, a
+    """The visualiser's graph (SVG view: one dot per task, coloured by status) of ``task``, a
     ``luigi.Task``, when luigid knows the task and what it requires."""
     from luigi.task import flatten
 
     graph = luigi_api(base_url, "dep_graph", {"task_id": task.task_id, "include_done": True})
     if not graph:
         return Skipped("luigi-dag", f"luigid at {base_url} does not know {task} (task id {task.task_id}); "
-                                    "run without --skip-demo (luigid forgets finished tasks 10 minutes "
+                                    "run without --skip-demo (luigid forgets finished tasks a day "
                                     "after their run)")
     if len(graph) == 1 and flatten(task.requires()):
         # A worker does not look at the requirements of a task that is complete already.

@@ -364,16 +364,22 @@ def build_chapters(cfg: Config, run_date: dt.date, work: Path, shots: Path, demo
            online_png])
 
     # 9. MLflow
-    cand_rows = [[c["name"], c["cv"] or 0.0, c["test"] or 0.0, c["lift"] or 0.0] for c in cands]
+    def cell(value):
+        return "–" if value is None else value
+
+    cand_rows = [[c["name"], cell(c["cv"]), cell(c["test"]), cell(c["lift"])] for c in cands]
     b.add("Models in MLflow and the champion",
           f"Training compares five candidates: logistic regression, random forest and gradient boosting in "
           f"scikit-learn, and logistic regression and random forest in Spark MLlib, each tuned by grid search with "
-          f"cross-validation. Every candidate is a nested MLflow run with its parameters, metrics, plots and model "
-          f"files. The champion gate registers the best one and promotes it only if it beats the current champion on "
-          f"the same rows. The champion today is {champ['candidate']}, version {champ['version']} of the registered "
-          f"model, with a test ROC-AUC of {cm.get('test_roc_auc', 0):.3f}. The model report explains the choice.",
-          [b.table("Candidates of this run (MLflow)", ["candidate", "CV ROC-AUC", "test ROC-AUC", "top-budget lift"],
-                   cand_rows, note=f"champion: {champ['candidate']} (registered version {champ['version']})"),
+          f"cross-validation. Every candidate is a nested MLflow run with its parameters, cross-validation score, "
+          f"plots and model files. The best cross-validation score chooses the model; only then does it see the "
+          f"test rows, once, so its test score is honest. The champion gate registers it and promotes it only if it "
+          f"beats the current champion on the same test rows. The champion today is {champ['candidate']}, version "
+          f"{champ['version']} of the registered model, with a test ROC-AUC of {cm.get('test_roc_auc', 0):.3f}. "
+          f"The model report explains the choice.",
+          [b.table("Candidates of this run (MLflow)", ["candidate", "CV ROC-AUC", "test ROC-AUC", "test top-budget lift"],
+                   cand_rows, note=f"chosen by CV ROC-AUC; test rows scored once, for the chosen model. "
+                                   f"Champion: {champ['candidate']} (registered version {champ['version']})"),
            *b.shot("mlflow-candidates", "MLflow: the five candidate runs compared", "parameters and metrics per candidate"),
            *b.shot("mlflow-model", "MLflow model registry: the champion alias", cfg.registered_model),
            *b.shot("model-report", "The model report", f"reports/models/{day}/report.html")])

@@ -3,7 +3,10 @@
     ./spark-submit.sh jobs/bronze/ingest_crm.py --run-date 2026-11-27 [--run-hour 6]
 
 Files whose content was already ingested by another batch are skipped (and logged). The
-batch replaces its own rows, so a rerun leaves the table content unchanged. LF or CRLF line
+batch replaces its own rows, so a rerun leaves the table content unchanged. A committed batch
+is immutable: its rerun is rebuilt from the raw files it landed in ``bronze/_landing``, never
+from what the inbox holds now (exports get archived), and a rerun that would replace the
+batch's rows with none stops unless ``--replace-with-empty`` is given. LF or CRLF line
 endings and a UTF-8 BOM are accepted; a line with the wrong number of fields is kept with
 its raw text in ``_rescued_data``.
 """
@@ -18,8 +21,9 @@ from pyspark.sql import functions as F
 
 from churnlake.config import Config
 from churnlake.delta import read_table, replace_rows, table_exists
-from churnlake.ingestion.batch import (BatchReport, Interval, ingested_file_hashes,
-                                       interval_arg_parser, land_bytes, reporting, sha256_bytes)
+from churnlake.ingestion.batch import (BatchReport, Interval, committed_version, ingested_file_hashes,
+                                       interval_arg_parser, land_bytes, landed_files, refuse_emptying,
+                                       reporting, sha256_bytes)
 from churnlake.ingestion.readers import CORRUPT_COLUMN, csv_header_problem, read_crm_csv
 from churnlake.jobrun import JobResult, commit_metadata, run_job
 from churnlake.schemas import struct
@@ -49,39 +53,49 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     interval = Interval(run_date, args.run_hour)
     report = BatchReport.for_batch(SOURCE, ENTITY, interval)
     with reporting(report, cfg):
-        return _ingest(cfg, interval, report.batch_id, report)
+        return _ingest(cfg, interval, report.batch_id, report, allow_empty=args.replace_with_empty)
 
 
-def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport) -> JobResult:
-    run_date = interval.day
+def batch_inputs(cfg: Config, interval: Interval, batch_id: str) -> tuple[list[tuple[str, bytes]], bool]:
+    """``([(name, bytes)], committed)``: a committed batch's own landed files, else the inbox's CSVs."""
+    if committed_version(TABLE, cfg, batch_id) is not None:
+        landed = landed_files(cfg, source=SOURCE, entity=ENTITY, interval=interval)
+        log.info("batch %s is committed: rebuilt from its %d landed file(s); the inbox is not read",
+                 batch_id, len(landed))
+        return landed, True
     inbox = cfg.crm_inbox
     if not inbox.is_dir():
         raise FileNotFoundError(f"the CRM inbox {inbox} does not exist (sources.crm.inbox)")
-    files = sorted(p for p in inbox.glob("*.csv") if p.is_file())
+    return [(p.name, p.read_bytes()) for p in sorted(inbox.glob("*.csv")) if p.is_file()], False
+
+
+def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport, *, allow_empty: bool) -> JobResult:
+    run_date = interval.day
+    files, committed = batch_inputs(cfg, interval, batch_id)
 
     spark = get_spark(JOB, cfg)
     try:
         seen = ingested_file_hashes(spark, [TABLE], cfg, except_batch=batch_id)
         # A rerun keeps the batch's first ingestion time, so its rows come out identical.
         ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+        committed_rows = 0
         if table_exists(spark, TABLE, cfg):
-            first = (read_table(spark, TABLE, cfg).where(F.col("_batch_id") == batch_id)
-                     .agg(F.min("_ingested_at")).first()[0])
+            first, committed_rows = (read_table(spark, TABLE, cfg).where(F.col("_batch_id") == batch_id)
+                                     .agg(F.min("_ingested_at"), F.count("*")).first())
             ingested_at = first or ingested_at
         schema = struct(cfg, "bronze", "crm_customers")
         landed, header_problems = [], {}
-        for path in files:
-            data = path.read_bytes()
+        for name, data in files:
             digest = sha256_bytes(data)
             if digest in seen:
-                log.info("skip %s: content %s already ingested by an earlier batch", path.name, digest[:12])
+                log.info("skip %s: content %s already ingested by an earlier batch", name, digest[:12])
                 continue
             if (problem := csv_header_problem(data, schema.fieldNames())) is not None:
-                log.warning("%s: %s; its rows are kept with the reason in _rescued_data", path.name, problem)
-                header_problems[path.name] = problem
+                log.warning("%s: %s; its rows are kept with the reason in _rescued_data", name, problem)
+                header_problems[name] = problem
             # The CRM batch is rewritten on a rerun, so its landed files must stay as they are.
             landed.append(land_bytes(cfg, data, source=SOURCE, entity=ENTITY, interval=interval,
-                                     name=path.name, committed=True))
+                                     name=name, committed=True))
         if landed:
             raw = read_crm_csv(spark, [f.uri for f in landed], schema)
             raw = flag_header_problems(raw, header_problems, schema.fieldNames())
@@ -95,6 +109,7 @@ def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport)
                              rescued_col=F.col("_corrupt_record")).drop("_file", "_corrupt_record")
         bronze = cached(bronze)
         rows = bronze.count()
+        refuse_emptying(TABLE, batch_id, committed_rows, rows, allowed=allow_empty)
         replace_rows(bronze, TABLE, cfg,
                      replace_where=f"_source = '{SOURCE}' AND _batch_id = '{batch_id}'",
                      metadata=commit_metadata(JOB, run_date, batch_id=batch_id, interval=interval.label,
@@ -102,7 +117,7 @@ def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport)
         rescued = bronze.where(F.col("_rescued_data").isNotNull()).count()
         report.rows_read = report.rows_written = rows
         report.bytes = sum(f.size for f in landed)
-        report.extra.update(files=len(landed), skipped_files=len(files) - len(landed),
+        report.extra.update(files=len(landed), skipped_files=len(files) - len(landed), rebuilt_from_landing=committed,
                             rescued_rows=rescued, header_problems=header_problems)
         return JobResult(rows_in=rows, rows_out=rows,
                          details={"batch_id": batch_id, "files": len(landed),

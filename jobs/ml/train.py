@@ -32,7 +32,7 @@ from churnlake.config import Config, code_version
 from churnlake.features.registry import load_registry
 from churnlake.jobrun import JobResult, job_arg_parser, run_job
 from churnlake.ml import evaluation
-from churnlake.ml.candidates import KEY, LABEL, Fitted, fit_candidate, scorer_for
+from churnlake.ml.candidates import KEY, LABEL, Fitted, choose_by_cv, fit_candidate, scorer_for
 from churnlake.ml.registry import FLAVOR_TAG, gate, load_model, register
 from churnlake.ml.report import write_report
 from churnlake.ml.settings import TrainingSettings, training_settings
@@ -106,21 +106,17 @@ def own_types(model) -> list[str]:
     return sorted(set(needed) | {"numpy.dtype"})
 
 
-def log_candidate(fitted: Fitted, metrics: dict, ts: TrainingSet, train: pd.DataFrame, test: pd.DataFrame,
+def log_candidate(fitted: Fitted, ts: TrainingSet, train: pd.DataFrame, test: pd.DataFrame,
                   plot_dir: Path, model_uri: str, spark, cfg: Config) -> str:
-    """Inside the candidate's MLflow run: params, metrics, plots, model with signature and example.
-    Returns the logged model's URI."""
+    """Inside the candidate's MLflow run: params, its CV score, importances, the model with
+    signature and example (from training rows). No test-set number: only the chosen candidate
+    is scored on the test rows (:func:`log_test_evaluation`). Returns the logged model's URI."""
     mlflow.log_params({**{f"hp_{k}": v for k, v in fitted.params.items()}, "library": fitted.library,
                        **ts.inputs(), "train_rows": len(train), "test_rows": len(test)})
-    mlflow.log_metrics({"cv_roc_auc": fitted.cv_roc_auc, **{f"test_{k}": v for k, v in metrics.items()}})
-    files = [f"{fitted.name}_{kind}.png" for kind in ("roc", "pr", "confusion", "importance")]
-    evaluation.plot_curves(test[LABEL].to_numpy(), {fitted.name: fitted.test_proba},
-                           plot_dir / f"{fitted.name}_roc.png", plot_dir / f"{fitted.name}_pr.png")
-    evaluation.plot_confusion(metrics, f"{fitted.name} (threshold 0.5)", plot_dir / f"{fitted.name}_confusion.png")
+    mlflow.log_metrics({"cv_roc_auc": fitted.cv_roc_auc})
     evaluation.plot_importance(fitted.importances, f"{fitted.name}: top features",
                                plot_dir / f"{fitted.name}_importance.png")
-    for file in files:
-        mlflow.log_artifact(str(plot_dir / file), artifact_path="plots")
+    mlflow.log_artifact(str(plot_dir / f"{fitted.name}_importance.png"), artifact_path="plots")
     mlflow.log_text(fitted.importances.to_csv(header=["importance"]), "feature_importance.csv")
     example = train[ts.features].head(5)
     proba = scorer_for(fitted.library, fitted.model, spark, ts.categorical, ts.numeric)(
@@ -139,6 +135,18 @@ def log_candidate(fitted: Fitted, metrics: dict, ts: TrainingSet, train: pd.Data
     mlflow.set_tags({FLAVOR_TAG: fitted.library, "churnlake.candidate": fitted.name,
                      "churnlake.model_file": model_uri})
     return log_mllib_model(model_uri, signature, example, cfg)
+
+
+def log_test_evaluation(client: MlflowClient, fitted: Fitted, run_id: str, metrics: dict, proba,
+                        test: pd.DataFrame, plot_dir: Path) -> None:
+    """The chosen candidate's one look at the test rows: metrics and plots on its own run."""
+    for key, value in metrics.items():
+        client.log_metric(run_id, f"test_{key}", value)
+    evaluation.plot_curves(test[LABEL].to_numpy(), {fitted.name: proba},
+                           plot_dir / f"{fitted.name}_roc.png", plot_dir / f"{fitted.name}_pr.png")
+    evaluation.plot_confusion(metrics, f"{fitted.name} (threshold 0.5)", plot_dir / f"{fitted.name}_confusion.png")
+    for kind in ("roc", "pr", "confusion"):
+        client.log_artifact(run_id, str(plot_dir / f"{fitted.name}_{kind}.png"), artifact_path="plots")
 
 
 def main(args: argparse.Namespace, cfg: Config) -> JobResult:
@@ -164,22 +172,28 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                                "selection_metric": metric})
             for name in settings.candidates:
                 log.info("candidate %s: grid search with %d-fold CV", name, settings.cv_folds)
-                fitted = fit_candidate(name, spark, train, test, ts.categorical, ts.numeric,
+                fitted = fit_candidate(name, spark, train, ts.categorical, ts.numeric,
                                        seed=settings.seed, folds=settings.cv_folds)
-                metrics = metrics_for(settings, test, fitted.test_proba)
                 with mlflow.start_run(run_name=f"{name}-{run_date}", nested=True) as child:
                     model_uri = save_model_file(fitted, f"{settings.models_dir}/{cfg.registered_model}/"
                                                 f"{run_date}/{child.info.run_id}/{name}", cfg)
                     mlflow.set_tags({"churnlake.parent_job": JOB, RUN_DATE_TAG: run_date.isoformat(),
                                      "churnlake.code_version": code_version() or "unknown"})
-                    logged = log_candidate(fitted, metrics, ts, train, test, plot_dir, model_uri, spark, cfg)
-                log.info("candidate %s: cv_roc_auc %.4f test %s", name, fitted.cv_roc_auc,
-                         {k: round(v, 4) for k, v in metrics.items() if k in ("roc_auc", "pr_auc", "f1", "recall")})
+                    logged = log_candidate(fitted, ts, train, test, plot_dir, model_uri, spark, cfg)
+                log.info("candidate %s: cv_roc_auc %.4f", name, fitted.cv_roc_auc)
                 fitted_by_name[name] = fitted
                 results.append({"name": name, "library": fitted.library, "params": fitted.params,
-                                "cv_roc_auc": fitted.cv_roc_auc, "metrics": metrics, "run_id": child.info.run_id,
+                                "cv_roc_auc": fitted.cv_roc_auc, "metrics": {}, "run_id": child.info.run_id,
                                 "model_uri": logged})
-            best = max(results, key=lambda r: r["metrics"][metric])
+            best = choose_by_cv(results)
+            chosen = fitted_by_name[best["name"]]
+            # The test rows' one use for the candidates: the chosen model's evaluation.
+            test_proba = scorer_for(chosen.library, chosen.model, spark, ts.categorical, ts.numeric)(
+                test[[KEY, *ts.features]])
+            best["metrics"] = metrics_for(settings, test, test_proba)
+            log_test_evaluation(client, chosen, best["run_id"], best["metrics"], test_proba, test, plot_dir)
+            log.info("chosen by CV: %s (cv_roc_auc %.4f); test %s", best["name"], best["cv_roc_auc"],
+                     {k: round(v, 4) for k, v in best["metrics"].items() if k in ("roc_auc", "pr_auc", "f1", "recall")})
             version = register(best["model_uri"], cfg.registered_model, best["library"],
                                {"churnlake.training_set_sha256": ts.sha256, RUN_DATE_TAG: run_date.isoformat()})
 
@@ -198,18 +212,21 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
             client.set_model_version_tag(cfg.registered_model, version, "churnlake.candidate", best["name"])
             mlflow.set_tags({"churnlake.best_candidate": best["name"], "churnlake.registered_version": version,
                              **decision.tags()})
-            mlflow.log_metrics({f"best_test_{k}": v for k, v in best["metrics"].items()})
-            evaluation.plot_curves(test[LABEL].to_numpy(), {n: f.test_proba for n, f in fitted_by_name.items()},
-                                   plot_dir / "all_roc.png", plot_dir / "all_pr.png")
+            mlflow.log_metrics({"best_cv_roc_auc": best["cv_roc_auc"],
+                                **{f"best_test_{k}": v for k, v in best["metrics"].items()}})
+            if decision.champion_score is not None:
+                mlflow.log_metric(f"champion_test_{metric}", decision.champion_score)
             summary = {
                 "title": f"churn-model training {run_date}",
                 "inputs": {**ts.inputs(), "mlflow_parent_run": parent.info.run_id,
                            "code_version": code_version() or "unknown", "selection_metric": metric},
-                "candidates": results, "best": best["name"],
+                "candidates": results, "best": best["name"], "selection": "cv_roc_auc",
+                "champion_score": decision.champion_score, "champion_before": decision.champion_before,
                 "gate": f"{best['name']} registered as {cfg.registered_model} version {version}. {decision.reason} "
                         f"(basis: {decision.basis}).",
-                "plots": {"ROC curves": "all_roc.png", "Precision-recall curves": "all_pr.png",
-                          f"Confusion matrix ({best['name']})": f"{best['name']}_confusion.png",
+                "plots": {f"ROC curve ({best['name']}, test set)": f"{best['name']}_roc.png",
+                          f"Precision-recall curve ({best['name']}, test set)": f"{best['name']}_pr.png",
+                          f"Confusion matrix ({best['name']}, test set)": f"{best['name']}_confusion.png",
                           f"Feature importance ({best['name']})": f"{best['name']}_importance.png"},
             }
             paths = write_report(summary, cfg.reports_dir / "models" / run_date.isoformat(), plot_dir)

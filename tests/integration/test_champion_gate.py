@@ -43,9 +43,10 @@ def data(seed: int, n: int = 400):
     return pd.DataFrame(x, columns=["a", "b", "c"]), y
 
 
-def train_and_register(exp: str, features: list[str], seed: int) -> tuple[str, float]:
-    """Fit on ``features`` only (["a"] is informative, ["b"] is noise), log, register."""
-    x, y = data(seed)
+def train_and_register(exp: str, features: list[str], seed: int, n: int = 400) -> tuple[str, float]:
+    """Fit on ``features`` only (["a"] is informative, ["b"] is noise) and ``n`` rows, log, register;
+    returns the version and its ROC-AUC on the shared test rows."""
+    x, y = data(seed, n)
     test_x, test_y = data(99)
     model = LogisticRegression().fit(x[features], y)
     score = roc_auc_score(test_y, model.predict_proba(test_x[features])[:, 1])
@@ -84,21 +85,41 @@ def test_gate_keeps_a_better_champion_and_promotes_a_better_challenger(registry)
     assert f"champion version {v1} kept" in kept.reason and "does not beat" in kept.reason
     assert kept.tags()[DECISION_TAG] == "kept_champion"
 
-    v3, better = train_and_register(exp, ["a", "c"], seed=3)
-    promoted = gate(client, NAME, v3, "roc_auc", good + 0.01, rescore(client))
+    # A really better model (the informative feature, 20 times the rows, no noise feature)
+    # against the champion, each with its real score on the same test rows.
+    v3, better = train_and_register(exp, ["a"], seed=3, n=8000)
+    v1_again = rescore(client)(client.get_model_version(NAME, v1))
+    assert v1_again == pytest.approx(good) and better > good
+    promoted = gate(client, NAME, v3, "roc_auc", better, rescore(client))
     assert promoted.promoted and str(client.get_model_version_by_alias(NAME, CHAMPION).version) == v3
+    assert promoted.champion_score == pytest.approx(good) and promoted.challenger_score == better
     assert f"beats champion version {v1}" in promoted.reason
 
 
-def test_gate_falls_back_to_the_logged_metric_when_the_champion_cannot_be_scored(registry):
+def test_a_champion_that_cannot_be_rescored_is_kept_and_an_operator_can_promote(registry):
+    from churnlake.ml.registry import OPERATOR_TAG, promote
+
     client, exp = registry
     v1, good = train_and_register(exp, ["a"], seed=1)
     gate(client, NAME, v1, "roc_auc", good, rescore(client))
-    v2, _ = train_and_register(exp, ["a"], seed=5)
+    v2, challenger = train_and_register(exp, ["a"], seed=5, n=8000)
 
     def broken(champion):
         raise KeyError("column 'a' is gone")
 
-    decision = gate(client, NAME, v2, "roc_auc", good - 0.05, broken)
-    assert not decision.promoted and decision.champion_score == pytest.approx(good)
-    assert decision.basis.startswith("champion's logged test_roc_auc (could not re-score it")
+    # Even a challenger with a far better score is not promoted on numbers that are not comparable.
+    decision = gate(client, NAME, v2, "roc_auc", challenger + 1.0, broken)
+    assert not decision.promoted and decision.champion_score is None
+    assert str(current_champion(client, NAME).version) == v1
+    assert "could not be scored" in decision.reason and "KeyError" in decision.reason
+    assert f"python -m churnlake.ml.registry promote {v2}" in decision.reason
+    assert decision.tags()[DECISION_TAG] == "kept_champion"
+
+    explicit = promote(client, NAME, v2, "reviewed the report", "ops@host")
+    assert explicit.promoted and explicit.champion_before == v1
+    assert str(current_champion(client, NAME).version) == v2
+    tags = client.get_model_version(NAME, v2).tags
+    assert tags[OPERATOR_TAG] == "ops@host" and tags[DECISION_TAG] == "promoted"
+    assert "reviewed the report" in tags["churnlake.gate.reason"]
+    with pytest.raises(Exception, match="(?i)not found|does not exist|RESOURCE_DOES_NOT_EXIST"):
+        promote(client, NAME, "999", "no such version", "ops@host")
