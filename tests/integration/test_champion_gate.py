@@ -39,12 +39,12 @@ def registry(store):
 def data(seed: int, n: int = 400):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 3))
-    y = (x[:, 0] + 0.3 * rng.normal(size=n) > 0.6).astype(int)
+    y = (x[:, 0] + 0.8 * x[:, 2] + 0.3 * rng.normal(size=n) > 0.6).astype(int)  # "a" and "c" carry the signal
     return pd.DataFrame(x, columns=["a", "b", "c"]), y
 
 
 def train_and_register(exp: str, features: list[str], seed: int, n: int = 400) -> tuple[str, float]:
-    """Fit on ``features`` only (["a"] is informative, ["b"] is noise) and ``n`` rows, log, register;
+    """Fit on ``features`` only (["a"] and ["c"] are informative, ["b"] is noise) and ``n`` rows, log, register;
     returns the version and its ROC-AUC on the shared test rows."""
     x, y = data(seed, n)
     test_x, test_y = data(99)
@@ -85,9 +85,9 @@ def test_gate_keeps_a_better_champion_and_promotes_a_better_challenger(registry)
     assert f"champion version {v1} kept" in kept.reason and "does not beat" in kept.reason
     assert kept.tags()[DECISION_TAG] == "kept_champion"
 
-    # A really better model (the informative feature, 20 times the rows, no noise feature)
-    # against the champion, each with its real score on the same test rows.
-    v3, better = train_and_register(exp, ["a"], seed=3, n=8000)
+    # A really better model (both informative features) against the champion, each with its real
+    # score on the same test rows.
+    v3, better = train_and_register(exp, ["a", "c"], seed=3)
     v1_again = rescore(client)(client.get_model_version(NAME, v1))
     assert v1_again == pytest.approx(good) and better > good
     promoted = gate(client, NAME, v3, "roc_auc", better, rescore(client))
