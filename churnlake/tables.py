@@ -87,6 +87,14 @@ QUALITY_RUNS = Table(
     description="One row per validation run: batches covered, rows in/passed/quarantined, status, profile.",
 )
 
+SILVER_REJECTS = Table(
+    "quality.silver_rejects",
+    "quality/silver_rejects",
+    partition_by=("silver_table",),
+    description="Rows a silver job could not keep (no key after typing), with the reason, the run date "
+                "and the row as JSON: nothing leaves between bronze and silver without a trace.",
+)
+
 
 def quarantine_table(bronze: Table) -> Table:
     """The quarantine table of a validated bronze table: its rows plus the reasons."""
@@ -192,6 +200,7 @@ ALL_TABLES: tuple[Table, ...] = (
     QUALITY_RESULTS,
     QUALITY_RUNS,
     *QUARANTINE_TABLES.values(),
+    SILVER_REJECTS,
     SILVER_CUSTOMERS,
     SILVER_INVOICES,
     SILVER_PAYMENTS,

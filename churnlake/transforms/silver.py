@@ -79,6 +79,19 @@ def type_crm_customers(bronze: DataFrame) -> DataFrame:
     )
 
 
+def split_missing_key(df: DataFrame, key: str) -> tuple[DataFrame, DataFrame]:
+    """``(rows with a key, rows without one)``; the second with ``reason`` and the row as
+    ``record`` (JSON), ready for ``quality.silver_rejects``."""
+    missing = F.col(key).isNull() | (F.trim(F.col(key).cast("string")) == "")
+    lineage = [(F.col(c) if c in df.columns else F.lit(None)).cast("string").alias(c)
+               for c in ("_batch_id", "_source_file")]
+    rejected = df.where(missing).select(
+        F.lit(f"{key} is missing after typing: the row cannot be matched to an entity").alias("reason"),
+        F.to_json(F.struct(*[F.col(c) for c in df.columns])).alias("record"),
+        *lineage)
+    return df.where(~missing), rejected
+
+
 def latest_per_key(df: DataFrame, key: str, order_by: list[str]) -> DataFrame:
     """Keep one row per ``key``: the first by ``order_by`` descending (latest wins)."""
     if not order_by:

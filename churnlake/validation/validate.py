@@ -87,6 +87,18 @@ def quarantine_share_result(suite: Suite, quarantined: int, rows: int) -> CheckR
                        unexpected_percent=round(100 * share, 4), observed_value=f"{share:.2%} quarantined")
 
 
+class ValidationMismatch(RuntimeError):
+    """Great Expectations and the quarantine predicate of a check found different rows."""
+
+
+def count_disagreements(results, failing: dict[str, int]) -> list[str]:
+    """``"check X: GE counted a unexpected rows, the quarantine predicate b"`` for every check
+    whose two counts differ (the report and the quarantine must describe the same rows)."""
+    return [f"check {r.check.id}: GE counted {r.unexpected_count} unexpected rows, the quarantine predicate "
+            f"{failing[r.check.id]}" for r in results
+            if r.check.id in failing and r.unexpected_count is not None and failing[r.check.id] != r.unexpected_count]
+
+
 def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.date) -> Outcome:
     """Validate ``table``'s unvalidated batches up to ``run_date``; see the module doc."""
     started = time.monotonic()
@@ -115,10 +127,11 @@ def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.
 
     # Route failing rows; the Spark count of each quarantine check must equal GE's.
     failing = count_failing(df, checks) if rows_in else {}
-    for r in results:
-        if r.check.id in failing and r.unexpected_count is not None and failing[r.check.id] != r.unexpected_count:
-            log.warning("%s: check %s: GE counted %s unexpected rows, the quarantine predicate %s",
-                        table.name, r.check.id, r.unexpected_count, failing[r.check.id])
+    disagreements = count_disagreements(results, failing)
+    if disagreements:
+        # The report (GE's counts) and the quarantine (the predicate's rows) would differ.
+        raise ValidationMismatch(f"{table.name}: " + "; ".join(disagreements)
+                                 + ": the quarantine predicate does not match the expectation; nothing was written")
     validated_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
     tagged = df.withColumn(REASONS_COLUMN, quarantine_reasons(checks))
     quarantined = cached(tagged.where(F.size(REASONS_COLUMN) > 0)

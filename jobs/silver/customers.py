@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 
-from pyspark.sql import functions as F
-
 from churnlake.config import Config
 from churnlake.jobrun import JobResult, job_arg_parser, run_job
 from churnlake.silver import build_silver
@@ -24,8 +22,8 @@ JOB = "silver_customers"
 
 
 def prepare(bronze):
-    """Typed, standardised customer rows with an id."""
-    return standardise_service_flags(type_crm_customers(bronze)).where(F.col("customer_id").isNotNull())
+    """Typed, standardised customer rows (build_silver routes rows without an id to the rejects)."""
+    return standardise_service_flags(type_crm_customers(bronze))
 
 
 def main(args: argparse.Namespace, cfg: Config) -> JobResult:

@@ -25,6 +25,7 @@ from churnlake.spark import get_spark, stop
 from churnlake.tables import ALL_TABLES, META_DATA_TAGS, get_table
 from churnlake.versioning import retention, tags
 from churnlake.versioning.changes import changed_rows, compare, history
+from churnlake.versioning.filters import checked_filter
 
 JOB = "versions"
 
@@ -99,7 +100,7 @@ def cmd_show(spark, cfg: Config, args) -> int:
     table = get_table(args.table)
     df, label = tags.read_ref(spark, cfg, table, args.ref)
     if args.where:
-        df = df.where(args.where)
+        df = df.where(checked_filter(args.where))
     print(f"{table.name} as of {label}: {df.count()} rows")
     df.show(args.limit, truncate=40)
     return 0
@@ -158,7 +159,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("table")
     r.add_argument("ref")
     r.add_argument("--limit", type=int, default=10)
-    r.add_argument("--where", default=None, help="SQL filter, e.g. \"customer_id = '7590-VHVEG'\"")
+    r.add_argument("--where", default=None, help="one filter expression on the table's columns, "
+                   "e.g. \"customer_id = '7590-VHVEG'\" (no statements, comments or subqueries)")
     u = sub.add_parser("untag", help="delete a tag and its copies")
     u.add_argument("name")
     k = sub.add_parser("retention", help="show/apply the retention policy; VACUUM with it")

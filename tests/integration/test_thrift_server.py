@@ -189,6 +189,18 @@ def test_features_of_one_customer(conn, gold, served):
     served["m"]["point_query_median_s"] = round(median, 3)
 
 
+def test_an_application_binds_the_customer_id_instead_of_splicing_it(conn, gold):
+    from churnlake.serving.queries import run_query
+
+    cursor = run_query(conn.cursor(), "customer_features.sql", customer_id=CUSTOMER)
+    assert [r[0] for r in cursor.fetchall()] == [CUSTOMER] * len(RUN_DATES)
+    # Spliced as text, this value would turn the filter into "… = 'x' OR '1'='1'" (every row).
+    cursor = run_query(conn.cursor(), "customer_features.sql", customer_id="x' OR '1'='1")
+    assert cursor.fetchall() == []
+    with pytest.raises(ValueError, match="needs customer_id"):
+        run_query(conn.cursor(), "customer_features.sql")
+
+
 def test_churn_rate_by_contract(conn, gold):
     names, rows = fetch(conn, query_text("churn_rate_by_contract.sql"))
     assert names == ["contract", "customers", "churned", "churn_rate"]

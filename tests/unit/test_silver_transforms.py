@@ -112,3 +112,23 @@ def test_history_versions_keep_each_version_once_with_validity(spark):
     assert state_at(d(2026, 11, 2)) == [(1, "open")]           # ticket 2 did not exist yet
     assert state_at(d(2026, 11, 4)) == [(1, "open"), (2, "open")]  # the resolution is in the future
     assert state_at(d(2026, 11, 5)) == [(1, "resolved"), (2, "open")]
+
+
+def test_rows_without_a_key_are_set_aside_with_a_reason_not_dropped(spark):
+    import json
+
+    from churnlake.silver import silver_counts
+    from churnlake.transforms.silver import split_missing_key
+
+    df = spark.createDataFrame([("C1", 1, "b1"), (None, 2, "b1"), ("  ", 3, "b2"), ("C1", 4, "b2")],
+                               "customer_id string, n int, _batch_id string")
+    kept, rejected = split_missing_key(df, "customer_id")
+    assert sorted(r["n"] for r in kept.collect()) == [1, 4]
+    rows = rejected.collect()
+    assert sorted(json.loads(r["record"])["n"] for r in rows) == [2, 3]
+    assert all("customer_id is missing" in r["reason"] for r in rows)
+    assert {r["_batch_id"] for r in rows} == {"b1", "b2"} and all(r["_source_file"] is None for r in rows)
+    # 4 rows in: 1 written after dedup, 2 rejected without a key, 1 duplicate, each named as such.
+    assert silver_counts(4, 1, 2) == {"rows_in": 4, "rejected_no_key": 2, "duplicates_removed": 1}
+    with pytest.raises(ValueError, match="more out than in"):
+        silver_counts(2, 2, 1)

@@ -162,3 +162,23 @@ def test_quarantining_most_of_a_batch_stops_it(spark, lake, tmp_path):
         validate_table(spark, lake, BRONZE_CRM_CUSTOMERS, DAY)
     run = read_table(spark, QUALITY_RUNS, lake).first()
     assert (run["status"], run["rows_passed"]) == ("stopped", 0)
+
+
+def test_a_quarantine_predicate_that_disagrees_with_great_expectations_stops_validation(spark, lake, tmp_path,
+                                                                                          monkeypatch):
+    from churnlake.delta import table_exists
+    from churnlake.validation import validate as validate_module
+
+    csv = tmp_path / "crm.csv"
+    csv.write_text("\n".join([HEADER, *GOOD, _bad_lines()["tenure_integer"]]) + "\n", encoding="utf-8")
+    ingest_csv(spark, lake, csv, "crm-customers-2026-11-27")
+    real = validate_module.count_failing
+
+    def off_by_one(df, checks):  # a predicate that finds one row fewer than GE does
+        return {k: max(0, v - 1) if k == "tenure_integer" else v for k, v in real(df, checks).items()}
+
+    monkeypatch.setattr(validate_module, "count_failing", off_by_one)
+    with pytest.raises(validate_module.ValidationMismatch,
+                       match="check tenure_integer: GE counted 1 unexpected rows, the quarantine predicate 0"):
+        validate_table(spark, lake, BRONZE_CRM_CUSTOMERS, DAY)
+    assert not table_exists(spark, quarantine_table(BRONZE_CRM_CUSTOMERS), lake)  # nothing was written
