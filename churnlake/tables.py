@@ -62,6 +62,13 @@ BRONZE_WEB_ACCESS_LOGS = Table(
     partition_by=("_source", "_ingest_date"),
     description="Parsed Apache combined-format access-log lines (customer id in the authuser field).",
 )
+BRONZE_CRM_REJECTED = Table(
+    "bronze.crm_customers_rejected",
+    "bronze/crm/customers_rejected",
+    partition_by=("_source", "_ingest_date"),
+    description="Lines of CRM export files rejected as a whole (missing required column, wrong delimiter): "
+                "the raw line and the file's cause.",
+)
 QUARANTINE_WEB_ACCESS_LOGS = Table(
     "bronze.web_access_logs_quarantine",
     "bronze/web/access_logs_quarantine",
@@ -196,6 +203,7 @@ ALL_TABLES: tuple[Table, ...] = (
     BRONZE_BILLING_PAYMENTS,
     BRONZE_SUPPORT_TICKETS,
     BRONZE_WEB_ACCESS_LOGS,
+    BRONZE_CRM_REJECTED,
     QUARANTINE_WEB_ACCESS_LOGS,
     QUALITY_RESULTS,
     QUALITY_RUNS,

@@ -90,9 +90,8 @@ def build_package(cfg: Config, run_date: dt.date, out_dir: Path, *, video_dir: P
             add(root / name, name)
         for name in VIDEO_FILES:
             add(video_dir / name, f"video/{name}")
-        for path in files:
+        for path in files:  # evidence/README.md among them
             add(path, f"evidence/{path.relative_to(evidence_dir)}")
-        add(evidence_dir / "README.md", "evidence/README.md")
     partial.replace(target)
     return target
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+from functools import reduce
 
 from pyspark.sql import functions as F
 
@@ -24,11 +25,12 @@ from churnlake.delta import read_table, replace_rows, table_exists
 from churnlake.ingestion.batch import (BatchReport, Interval, committed_version, ingested_file_hashes,
                                        interval_arg_parser, land_bytes, landed_files, refuse_emptying,
                                        reporting, sha256_bytes)
-from churnlake.ingestion.readers import CORRUPT_COLUMN, csv_header_problem, read_crm_csv
+from churnlake.ingestion.readers import CORRUPT_COLUMN, count_records, plan_crm_csv, read_crm_csv
 from churnlake.jobrun import JobResult, commit_metadata, run_job
 from churnlake.schemas import struct
 from churnlake.spark import cached, get_spark, stop
 from churnlake.tables import BRONZE_CRM_CUSTOMERS as TABLE
+from churnlake.tables import BRONZE_CRM_REJECTED as REJECTED
 from churnlake.transforms.bronze import add_lineage
 
 JOB = "bronze_ingest_crm"
@@ -36,15 +38,19 @@ SOURCE, ENTITY = "crm", "customers"
 log = logging.getLogger(JOB)
 
 
-def flag_header_problems(raw, problems: dict[str, str], columns: list[str]):
-    """Rows of a file whose header does not match keep their values and get the reason as rescued text."""
-    if not problems:
-        return raw
-    name = F.element_at(F.split(F.col("_file"), "/"), -1)
-    reason = F.create_map(*[F.lit(x) for kv in problems.items() for x in kv])[name]
-    as_json = F.to_json(F.struct(*[F.col(c) for c in columns]))
-    return raw.withColumn(CORRUPT_COLUMN, F.when(reason.isNotNull(), F.concat(reason, F.lit(": "), F.coalesce(
-        F.col(CORRUPT_COLUMN), as_json))).otherwise(F.col(CORRUPT_COLUMN)))
+def rejected_lines(spark, name: str, uri: str, data: bytes, cause: str):
+    """The records of a rejected file (every non-blank line after the header) with its cause."""
+    lines = [line for line in data.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines() if line.strip()]
+    return spark.createDataFrame([(line, f"file rejected: {cause}", uri) for line in lines[1:]],
+                                 "raw_line string, reason string, _file string")
+
+
+def reconcile(batch_id: str, received: int, written: int, rejected: int) -> None:
+    """Records counted in the landed bytes must all be in bronze or among the rejected lines."""
+    if received != written + rejected:
+        raise RuntimeError(f"reconciliation failed for {batch_id}: the landed files hold {received} records, "
+                           f"bronze got {written} and the rejected files {rejected} "
+                           f"({received - written - rejected:+d} unaccounted); nothing was committed")
 
 
 def main(args: argparse.Namespace, cfg: Config) -> JobResult:
@@ -75,7 +81,7 @@ def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport,
 
     spark = get_spark(JOB, cfg)
     try:
-        seen = ingested_file_hashes(spark, [TABLE], cfg, except_batch=batch_id)
+        seen = ingested_file_hashes(spark, [TABLE, REJECTED], cfg, except_batch=batch_id)
         # A rerun keeps the batch's first ingestion time, so its rows come out identical.
         ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
         committed_rows = 0
@@ -84,43 +90,69 @@ def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport,
                                      .agg(F.min("_ingested_at"), F.count("*")).first())
             ingested_at = first or ingested_at
         schema = struct(cfg, "bronze", "crm_customers")
-        landed, header_problems = [], {}
+        expected = schema.fieldNames()
+        landed, frames, rejected_frames = [], [], []
+        empty_files, rejected_files, notes = [], {}, {}
+        received = 0
         for name, data in files:
             digest = sha256_bytes(data)
             if digest in seen:
                 log.info("skip %s: content %s already ingested by an earlier batch", name, digest[:12])
                 continue
-            if (problem := csv_header_problem(data, schema.fieldNames())) is not None:
-                log.warning("%s: %s; its rows are kept with the reason in _rescued_data", name, problem)
-                header_problems[name] = problem
+            plan = plan_crm_csv(data, expected)
+            if plan.kind == "empty":
+                log.warning("skip %s: %s; nothing to ingest (recorded in the ingestion log as an empty file)",
+                            name, plan.cause)
+                empty_files.append(name)
+                continue
             # The CRM batch is rewritten on a rerun, so its landed files must stay as they are.
-            landed.append(land_bytes(cfg, data, source=SOURCE, entity=ENTITY, interval=interval,
-                                     name=name, committed=True))
-        if landed:
-            raw = read_crm_csv(spark, [f.uri for f in landed], schema)
-            raw = flag_header_problems(raw, header_problems, schema.fieldNames())
-        else:
+            landed_file = land_bytes(cfg, data, source=SOURCE, entity=ENTITY, interval=interval, name=name,
+                                     committed=True)
+            landed.append(landed_file)
+            received += count_records(data)
+            if plan.kind == "reject":
+                log.error("%s rejected: %s; its lines go to %s with that reason, the batch's other files flow on",
+                          name, plan.cause, REJECTED.name)
+                rejected_files[name] = plan.cause
+                rejected_frames.append(rejected_lines(spark, name, landed_file.uri, data, plan.cause))
+                continue
+            if plan.notes:
+                log.info("%s: %s", name, "; ".join(plan.notes))
+                notes[name] = plan.notes
+            frames.append(read_crm_csv(spark, [landed_file.uri], schema, plan))
+        if not landed:
             # Still commit (an empty batch) so the run date is recorded as done.
             log.info("no new CRM files; batch %s commits no rows", batch_id)
-            raw = spark.createDataFrame([], schema.add("_corrupt_record", "string").add("_file", "string"))
-        bronze = add_lineage(raw, source=SOURCE, batch_id=batch_id, ingested_at=ingested_at,
-                             ingest_date=run_date, file_col=F.col("_file"),
-                             sha_by_file={f.name: f.sha256 for f in landed},
-                             rescued_col=F.col("_corrupt_record")).drop("_file", "_corrupt_record")
+        raw = reduce(lambda a, b: a.unionByName(b), frames) if frames else spark.createDataFrame(
+            [], schema.add(CORRUPT_COLUMN, "string").add("_file", "string"))
+        lineage = dict(source=SOURCE, batch_id=batch_id, ingested_at=ingested_at, ingest_date=run_date,
+                       file_col=F.col("_file"), sha_by_file={f.name: f.sha256 for f in landed})
+        bronze = add_lineage(raw, **lineage, rescued_col=F.col(CORRUPT_COLUMN)).drop("_file", CORRUPT_COLUMN)
         bronze = cached(bronze)
         rows = bronze.count()
-        refuse_emptying(TABLE, batch_id, committed_rows, rows, allowed=allow_empty)
-        replace_rows(bronze, TABLE, cfg,
-                     replace_where=f"_source = '{SOURCE}' AND _batch_id = '{batch_id}'",
-                     metadata=commit_metadata(JOB, run_date, batch_id=batch_id, interval=interval.label,
-                                              files=[f.name for f in landed]))
+        rejected = (reduce(lambda a, b: a.unionByName(b), rejected_frames) if rejected_frames
+                    else spark.createDataFrame([], "raw_line string, reason string, _file string"))
+        rejected = cached(add_lineage(rejected, **lineage).drop("_file", "_rescued_data"))
+        rejected_rows = rejected.count()
+        reconcile(batch_id, received, rows, rejected_rows)
+        refuse_emptying(TABLE, batch_id, committed_rows, rows + rejected_rows, allowed=allow_empty)
+        meta = commit_metadata(JOB, run_date, batch_id=batch_id, interval=interval.label,
+                               files=[f.name for f in landed])
+        where = f"_source = '{SOURCE}' AND _batch_id = '{batch_id}'"
+        # Rejected lines first: the bronze commit is what marks the batch as done.
+        replace_rows(rejected, REJECTED, cfg, replace_where=where, metadata=meta)
+        replace_rows(bronze, TABLE, cfg, replace_where=where, metadata=meta)
         rescued = bronze.where(F.col("_rescued_data").isNotNull()).count()
-        report.rows_read = report.rows_written = rows
+        report.rows_read = received
+        report.rows_written = rows
+        report.rows_rejected = rejected_rows
         report.bytes = sum(f.size for f in landed)
         report.extra.update(files=len(landed), skipped_files=len(files) - len(landed), rebuilt_from_landing=committed,
-                            rescued_rows=rescued, header_problems=header_problems)
-        return JobResult(rows_in=rows, rows_out=rows,
-                         details={"batch_id": batch_id, "files": len(landed),
+                            rescued_rows=rescued, rejected_files=rejected_files, empty_files=empty_files,
+                            header_notes=notes)
+        return JobResult(rows_in=received, rows_out=rows,
+                         details={"batch_id": batch_id, "files": len(landed), "rejected_files": rejected_files,
+                                  "rejected_rows": rejected_rows, "empty_files": empty_files,
                                   "skipped_files": len(files) - len(landed), "rescued_rows": rescued})
     finally:
         stop(spark)

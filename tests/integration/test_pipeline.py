@@ -329,6 +329,8 @@ def test_the_release_package_holds_code_video_and_the_runs_evidence(pipeline_run
                                      evidence_dir=tmp_path / "evidence", env=env, screenshots=shots)
     assert zip_path.name == f"churnlake-{package.project_version(cfg.root_dir)}.zip"
     with zipfile.ZipFile(zip_path) as zf:
+        names = zf.namelist()
+        assert len(names) == len(set(names)), "a file is in the zip twice"
         zf.extractall(tmp_path / "unpacked")
     top = tmp_path / "unpacked" / zip_path.stem
     # The source tree, file for file, and its README's two commands are the repository's.
@@ -369,11 +371,11 @@ def test_a_failing_job_exits_non_zero_with_one_readable_line(tmp_path):
 
 def test_a_critical_validation_failure_stops_the_dag_before_silver(tmp_path):
     env = pipeline_env(tmp_path)
-    # An export that lost its "gender" column: every line is one field short.
-    lines = TELCO_CSV.read_text().splitlines()[:31]
-    cut = [",".join(line.split(",")[:1] + line.split(",")[2:]) for line in lines]
+    # A truncated export: the header is complete, but every line lost its "gender" field.
+    header, *rows = TELCO_CSV.read_text().splitlines()[:31]
+    cut = [",".join(line.split(",")[:1] + line.split(",")[2:]) for line in rows]
     (tmp_path / "inbox" / "crm").mkdir(parents=True)
-    (tmp_path / "inbox" / "crm" / "export.csv").write_text("\n".join(cut) + "\n")
+    (tmp_path / "inbox" / "crm" / "export.csv").write_text("\n".join([header, *cut]) + "\n")
     res = luigi("SilverCustomers", env)
     assert res.returncode == 30, res.stdout[-3000:]
     summary = res.stdout + res.stderr
@@ -384,9 +386,9 @@ def test_a_critical_validation_failure_stops_the_dag_before_silver(tmp_path):
     failed = [line for line in log.splitlines() if "FAILED after" in line][-1]
     assert "ValidationStopped" in failed and "bronze.crm_customers" in failed
     assert "broken_lines_share" in failed and "30 of 30 rows unexpected" in failed
-    # Nothing lost: every row is in bronze, with the header problem as its reason.
+    # Nothing lost: every line is in bronze, its raw text kept as the rescued data.
     cfg = load_config(environ=env)
     report = (cfg.reports_dir / "quality" / RUN_DATE / "report.html").read_text()
     assert "stopped" in report and "broken_lines_share" in report
-    ingest_log = (tmp_path / "logs" / "bronze_ingest_crm.log").read_text()
-    assert "header missing gender" in ingest_log
+    ingest = [json.loads(line) for line in (tmp_path / "logs" / "ingestion.log").read_text().splitlines()]
+    assert (ingest[-1]["rows_read"], ingest[-1]["rows_written"], ingest[-1]["rows_rejected"]) == (30, 30, 0)

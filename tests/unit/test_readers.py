@@ -2,7 +2,7 @@
 
 import pytest
 
-from churnlake.ingestion.readers import read_crm_csv, read_json_lines
+from churnlake.ingestion.readers import count_records, plan_crm_csv, read_crm_csv, read_json_lines
 from churnlake.schemas import struct
 from churnlake.transforms.access_logs import parse_access_log
 
@@ -19,7 +19,7 @@ def test_crm_csv_reads_the_same_whatever_the_line_endings_and_bom(spark, cfg, tm
     df = read_crm_csv(spark, [path.as_uri()], struct(cfg, "bronze", "crm_customers"))
     rows = df.orderBy("customerID").collect()
     assert [r["customerID"] for r in rows] == ["4472-LVYGI", "7590-VHVEG"]
-    assert rows[1]["Churn"] == "No" and rows[0]["TotalCharges"] == " "  # as received
+    assert rows[1]["Churn"] == "No" and rows[0]["TotalCharges"] is None  # " " trimmed: no value
     assert all(r["_corrupt_record"] is None for r in rows)
 
 
@@ -29,6 +29,72 @@ def test_crm_csv_keeps_a_broken_line_as_corrupt_record(spark, cfg, tmp_path):
     rows = read_crm_csv(spark, [path.as_uri()], struct(cfg, "bronze", "crm_customers")).collect()
     bad = [r for r in rows if r["_corrupt_record"] is not None]
     assert len(rows) == 2 and len(bad) == 1 and bad[0]["_corrupt_record"] == "BROKEN,only,three"
+
+
+FIELDS = HEADER.split(",")
+
+
+def _crm(spark, cfg, tmp_path, text: str, name="export.csv"):
+    path = tmp_path / name
+    data = text.encode()
+    path.write_bytes(data)
+    schema = struct(cfg, "bronze", "crm_customers")
+    plan = plan_crm_csv(data, schema.fieldNames())
+    return plan, (read_crm_csv(spark, [path.as_uri()], schema, plan) if plan.kind == "ok" else None)
+
+
+def test_columns_in_another_order_are_mapped_by_header_name(spark, cfg, tmp_path):
+    order = list(reversed(range(len(FIELDS))))
+    header = ",".join(FIELDS[i] for i in order)
+    rows = [",".join(r.split(",")[i] for i in order) for r in (ROW1,)]
+    plan, df = _crm(spark, cfg, tmp_path, "\n".join([header, *rows]) + "\n")
+    assert plan.kind == "ok" and plan.reordered and not plan.extras
+    row = df.first()
+    assert row["customerID"] == "7590-VHVEG" and row["Churn"] == "No" and row["MonthlyCharges"] == "29.85"
+    assert row["_corrupt_record"] is None
+
+
+def test_an_extra_column_is_kept_in_rescued_data_and_the_row_flows(spark, cfg, tmp_path):
+    import json
+
+    plan, df = _crm(spark, cfg, tmp_path, "\n".join([HEADER + ",LoyaltyTier", ROW1 + ",Gold"]) + "\n")
+    assert plan.kind == "ok" and [n for n, _ in plan.extras] == ["LoyaltyTier"]
+    row = df.first()
+    assert row["customerID"] == "7590-VHVEG" and row["Churn"] == "No"
+    assert json.loads(row["_corrupt_record"]) == {"_extra_columns": {"LoyaltyTier": "Gold"}}
+
+
+def test_padded_values_and_header_names_are_trimmed(spark, cfg, tmp_path):
+    header = " , ".join(f" {f.upper()} " for f in FIELDS)  # case and spaces do not matter
+    padded = " ,  ".join(f"  {v}  " for v in ROW1.split(","))
+    plan, df = _crm(spark, cfg, tmp_path, "\n".join([header, padded]) + "\n")
+    assert plan.kind == "ok" and not plan.reordered
+    row = df.first()
+    assert row["customerID"] == "7590-VHVEG" and row["Contract"] == "Month-to-month" and row["Churn"] == "No"
+    assert row["_corrupt_record"] is None
+
+
+@pytest.mark.parametrize("text, cause", [
+    (HEADER.replace(",Churn", "") + "\n" + ROW1.rsplit(",", 1)[0] + "\n", "header lacks required column Churn"),
+    (HEADER.replace(",", ";") + "\n" + ROW1.replace(",", ";") + "\n",
+     "wrong delimiter: found ';', the CRM export is comma-separated"),
+    (HEADER.replace(",", "\t") + "\n", "wrong delimiter: found '\\t'"),
+    (HEADER + ",customerid\n", "header names customerID more than once"),
+])
+def test_a_file_that_cannot_be_mapped_is_rejected_naming_the_cause(text, cause):
+    plan = plan_crm_csv(text.encode(), FIELDS)
+    assert plan.kind == "reject" and plan.cause.startswith(cause)
+
+
+def test_an_empty_file_is_skipped_not_read():
+    assert plan_crm_csv(b"", FIELDS).kind == "empty" and "0 bytes" in plan_crm_csv(b"", FIELDS).cause
+    assert plan_crm_csv(b"\n\r\n", FIELDS).kind == "empty"
+
+
+def test_records_are_counted_from_the_bytes():
+    assert count_records(f"{HEADER}\r\n{ROW1}\r\n\r\n{ROW2}".encode()) == 2
+    assert count_records(b"") == 0 and count_records(f"{HEADER}\n".encode()) == 0
+    assert count_records(b"line one\nline two", header=False) == 2
 
 
 def test_json_lines_malformed_line_is_kept_raw(spark, tmp_path):
@@ -60,17 +126,7 @@ def test_parse_access_log_fields_and_reject_reasons(spark):
         parse_access_log(lines.withColumnRenamed("value", "x"))
 
 
-def test_csv_header_problem_names_missing_extra_and_reordered_columns():
-    from churnlake.ingestion.readers import csv_header_problem
-
-    expected = ["customerID", "gender", "tenure"]
-    assert csv_header_problem(b"\xef\xbb\xbfcustomerID,gender,tenure\r\n1,2,3\r\n", expected) is None
-    assert csv_header_problem(b"customerID,tenure\n", expected) == "header missing gender"
-    assert csv_header_problem(b"customerID,gender,tenure,plan\n", expected) == "header unexpected plan"
-    assert csv_header_problem(b"customerID,tenure,gender\n", expected) == "header columns in a different order"
-
-
-def test_rows_of_a_file_with_a_bad_header_are_rescued_with_the_reason(spark):
+def test_reconciliation_catches_a_record_lost_between_landing_and_bronze():
     import importlib.util
 
     from churnlake.config import PROJECT_ROOT
@@ -78,8 +134,9 @@ def test_rows_of_a_file_with_a_bad_header_are_rescued_with_the_reason(spark):
     spec = importlib.util.spec_from_file_location("ingest_crm", PROJECT_ROOT / "jobs/bronze/ingest_crm.py")
     job = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(job)
-    raw = spark.createDataFrame([("1", "x", None, "/in/a.csv"), ("2", "y", None, "/in/b.csv")],
-                                "customerID string, gender string, _corrupt_record string, _file string")
-    out = job.flag_header_problems(raw, {"b.csv": "header missing tenure"}, ["customerID", "gender"])
-    rows = {r["customerID"]: r["_corrupt_record"] for r in out.collect()}
-    assert rows == {"1": None, "2": 'header missing tenure: {"customerID":"2","gender":"y"}'}
+    job.reconcile("crm-customers-2026-11-27", received=10, written=7, rejected=3)  # all accounted for
+    with pytest.raises(RuntimeError, match=r"landed files hold 10 records, bronze got 6 and the rejected files 3 "
+                                           r"\(\+1 unaccounted\)"):
+        job.reconcile("crm-customers-2026-11-27", received=10, written=6, rejected=3)
+
+
