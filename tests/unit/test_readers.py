@@ -140,3 +140,17 @@ def test_reconciliation_catches_a_record_lost_between_landing_and_bronze():
         job.reconcile("crm-customers-2026-11-27", received=10, written=6, rejected=3)
 
 
+
+
+def test_access_log_reconciliation_counts_the_landed_lines():
+    import importlib.util
+
+    from churnlake.config import PROJECT_ROOT
+
+    spec = importlib.util.spec_from_file_location("ingest_logs", PROJECT_ROOT / "jobs/bronze/ingest_access_logs.py")
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    job.reconcile_lines("web-access_logs-2026-11-27", 5, 4, 1)
+    with pytest.raises(RuntimeError, match=r"hold 5 lines, bronze got 3 and the quarantine 1 \(\+1 unaccounted\)"):
+        job.reconcile_lines("web-access_logs-2026-11-27", 5, 3, 1)
+    assert len(b"a\n\nb\r\nc".splitlines()) == 4  # blank lines count: the parser rejects them as "empty line"
