@@ -95,6 +95,26 @@ def replace_rows(df: DataFrame, table: Table, cfg: Config, *, replace_where: str
     before = latest_version(spark, table, cfg) if table_exists(spark, table, cfg) else -1
     _replace_with_retries(df, table, cfg, replace_where=replace_where, metadata=metadata, attempts=attempts)
     ensure_commit(spark, table, cfg, metadata=metadata, after_version=before)
+    record_commit(table, cfg, metadata)
+
+
+def record_commit(table: Table, cfg: Config, metadata: str) -> None:
+    """After a job's commit: rewrite its record under ``<lakehouse>/_commits/`` (job, run date
+    and batch from the commit's JSON ``userMetadata``; other metadata is not recorded). The
+    Luigi targets read these, so completion survives Delta's log cleanup."""
+    import json
+
+    from churnlake.storage import commit_record_uri, filestore_for, write_commit_record
+
+    try:
+        meta = json.loads(metadata)
+    except (TypeError, json.JSONDecodeError):
+        return
+    if not isinstance(meta, dict) or not meta.get("job") or not meta.get("run_date"):
+        return
+    uri = commit_record_uri(cfg.lakehouse_root, table.relpath, str(meta["job"]), str(meta["run_date"]),
+                            str(meta["batch_id"]) if meta.get("batch_id") else None)
+    write_commit_record(filestore_for(uri, cfg), uri, meta)
 
 
 def ensure_commit(spark: SparkSession, table: Table, cfg: Config, *, metadata: str, after_version: int) -> bool:
@@ -150,6 +170,7 @@ def overwrite_table(df: DataFrame, table: Table, cfg: Config, *, metadata: str) 
     if table.partition_by:
         writer = writer.partitionBy(*table.partition_by)
     writer.save(table.uri(cfg))
+    record_commit(table, cfg, metadata)
 
 
 def register_in_catalog(spark: SparkSession, table: Table, cfg: Config) -> None:
@@ -197,4 +218,5 @@ def set_table_comment(spark: SparkSession, table: Table, cfg: Config, comment: s
         spark.sql(f"COMMENT ON TABLE {table.name} IS '{escaped}'")
     finally:
         spark.conf.unset(key)
+    record_commit(table, cfg, metadata)
     return True

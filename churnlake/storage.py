@@ -149,3 +149,35 @@ def delta_commits(table_uri: str, store: FileStore) -> Iterator[dict]:
                 except json.JSONDecodeError:
                     pass
             yield info
+
+
+#: Below the lakehouse root: one small JSON file per (table, job, run date, batch), rewritten by
+#: every commit a job makes. Luigi's completion checks read it, so a run date stays "done"
+#: after Delta's log cleanup has removed the commit's JSON file (log_retention_days).
+COMMIT_RECORDS = "_commits"
+
+
+def commit_record_uri(lakehouse_root: str, table_relpath: str, job: str, run_date: str, batch_id: str | None) -> str:
+    """Where the record of a job's commit to a table for a run date (and batch) lives."""
+    for part in (job, run_date, batch_id or "_"):
+        if not part or "/" in part or part.startswith("."):
+            raise ValueError(f"not a safe name for a commit record: {part!r}")
+    return f"{lakehouse_root}/{COMMIT_RECORDS}/{table_relpath}/{job}/{run_date}/{batch_id or '_'}.json"
+
+
+def write_commit_record(store: FileStore, uri: str, metadata: dict) -> None:
+    """Record a commit's metadata (with the time it was recorded)."""
+    import datetime as dt
+
+    record = {"metadata": metadata,
+              "recorded_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+    store.write_bytes(uri, json.dumps(record, sort_keys=True).encode("utf-8"))
+
+
+def read_commit_records(store: FileStore, folder: str) -> list[dict]:
+    """The records in one ``…/<job>/<run date>`` folder, oldest first."""
+    records = []
+    for name in store.list(folder):
+        if name.endswith(".json"):
+            records.append(json.loads(store.read_bytes(f"{folder}/{name}").decode("utf-8")))
+    return sorted(records, key=lambda r: r.get("recorded_at", ""))

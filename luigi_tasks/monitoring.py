@@ -13,7 +13,6 @@ from __future__ import annotations
 from churnlake import tables
 from churnlake.monitoring import records
 from churnlake.monitoring.summary import JOB, SUMMARY_TASK_FAMILY
-from churnlake.storage import delta_commits, filestore_for
 from luigi_tasks.base import ChurnlakeSparkTask
 from luigi_tasks.targets import DeltaCommitTarget
 
@@ -29,13 +28,10 @@ class SummaryTarget(DeltaCommitTarget):
                                        exclude_families=[SUMMARY_TASK_FAMILY], exclude_jobs=[JOB])
 
     def exists(self) -> bool:
-        uri = self.table.uri(self.cfg)
-        mine = sorted((info for info in delta_commits(uri, filestore_for(uri, self.cfg))
-                       if isinstance(info.get("userMetadata"), dict) and self.matches(info["userMetadata"])),
-                      key=lambda info: info["version"])
+        mine = self.matching()
         if not mine:
             return False
-        covered = mine[-1]["userMetadata"].get("last_event_at")
+        covered = mine[-1].get("last_event_at")
         latest = self.latest_record_at()
         if latest is None:
             return True

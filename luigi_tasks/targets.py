@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import json
+
 import luigi
 
 from churnlake.config import Config, load_config
-from churnlake.storage import delta_commits, filestore_for
+from churnlake.storage import commit_record_uri, delta_commits, filestore_for, read_commit_records
 from churnlake.tables import Table
 
 
 def commit_metadata_of(table: Table, cfg: Config) -> list[dict]:
-    """The parsed ``userMetadata`` of every commit in ``table``'s Delta log."""
+    """The metadata of every job commit to ``table`` that is known: the commit records under
+    ``<lakehouse>/_commits/`` (they outlive Delta's log cleanup) and the JSON commits still in
+    its Delta log (tables written before the records existed)."""
     uri = table.uri(cfg)
-    return [info["userMetadata"] for info in delta_commits(uri, filestore_for(uri, cfg))
-            if isinstance(info.get("userMetadata"), dict)]
+    found = [info["userMetadata"] for info in delta_commits(uri, filestore_for(uri, cfg))
+             if isinstance(info.get("userMetadata"), dict)]
+    root = commit_record_uri(cfg.lakehouse_root, table.relpath, "x", "x", None).rsplit("/", 3)[0]
+    store = filestore_for(root, cfg)
+    for job in store.list(root):
+        for day in store.list(f"{root}/{job}"):
+            found += [r["metadata"] for r in read_commit_records(store, f"{root}/{job}/{day}")]
+    return found
 
 
 class DeltaCommitTarget(luigi.Target):
@@ -40,8 +50,26 @@ class DeltaCommitTarget(luigi.Target):
         return (meta.get("job") == self.job and meta.get("run_date") == self.run_date
                 and (self.batch_id is None or meta.get("batch_id") == self.batch_id))
 
+    def matching(self) -> list[dict]:
+        """The metadata of this target's commits, oldest first: from the commit records under
+        ``<lakehouse>/_commits/`` (they outlive Delta's log cleanup), else, for tables written
+        before those existed, from the JSON commits still in the Delta log."""
+        uri = commit_record_uri(self.cfg.lakehouse_root, self.table.relpath, self.job, self.run_date, self.batch_id)
+        store = filestore_for(uri, self.cfg)
+        if self.batch_id is not None:
+            records = [json.loads(store.read_bytes(uri).decode("utf-8"))] if store.exists(uri) else []
+        else:
+            records = read_commit_records(store, uri.rsplit("/", 1)[0])
+        found = [r["metadata"] for r in records if self.matches(r.get("metadata") or {})]
+        if found:
+            return found
+        commits = sorted((info for info in delta_commits(self.table.uri(self.cfg), filestore_for(
+            self.table.uri(self.cfg), self.cfg)) if isinstance(info.get("userMetadata"), dict)),
+            key=lambda info: info["version"])
+        return [info["userMetadata"] for info in commits if self.matches(info["userMetadata"])]
+
     def exists(self) -> bool:
-        return any(self.matches(meta) for meta in commit_metadata_of(self.table, self.cfg))
+        return bool(self.matching())
 
     def __repr__(self) -> str:
         return (f"DeltaCommitTarget({self.table.name}, job={self.job}, run_date={self.run_date}"
@@ -56,10 +84,7 @@ class ValidationPassedTarget(DeltaCommitTarget):
     """
 
     def exists(self) -> bool:
-        commits = sorted((info for info in delta_commits(self.table.uri(self.cfg), filestore_for(
-            self.table.uri(self.cfg), self.cfg)) if isinstance(info.get("userMetadata"), dict)),
-            key=lambda info: info["version"])
-        matching = [info["userMetadata"] for info in commits if self.matches(info["userMetadata"])]
+        matching = self.matching()
         return bool(matching) and matching[-1].get("status") in ("passed", "warned")
 
 

@@ -3,6 +3,8 @@
 import datetime as dt
 import json
 
+import pytest
+
 from churnlake import tables
 from churnlake.storage import LocalStore, delta_commits
 from luigi_tasks.base import PROJECT_ROOT
@@ -70,7 +72,19 @@ def write_commit(log_dir, version, meta):
     (log_dir / f"{version:020d}.json").write_text(json.dumps({"protocol": {}}) + "\n" + json.dumps(info) + "\n")
 
 
-def test_delta_commit_target_needs_a_commit_of_that_job_and_date(cfg):
+@pytest.fixture()
+def lake(tmp_path):
+    """A lakehouse of this test alone (hand-written Delta logs never reach the session's)."""
+    import os
+
+    from churnlake.config import load_config
+    from tests.conftest import lakehouse_env
+
+    return load_config(environ={**os.environ, **lakehouse_env(tmp_path)})
+
+
+def test_delta_commit_target_needs_a_commit_of_that_job_and_date(lake):
+    cfg = lake
     table_dir = tables.SILVER_CUSTOMERS.uri(cfg).removeprefix("file://")
     target = DeltaCommitTarget(tables.SILVER_CUSTOMERS, "silver_customers", "2026-11-27", cfg=cfg)
     from pathlib import Path
@@ -89,12 +103,7 @@ def test_delta_commit_target_needs_a_commit_of_that_job_and_date(cfg):
     assert versions == [0, 1, 2, 3]
 
 
-def test_validation_target_needs_the_latest_run_to_have_passed(tmp_path):
-    from churnlake.config import load_config
-    from tests.conftest import lakehouse_env
-    import os
-
-    lake = load_config(environ={**os.environ, **lakehouse_env(tmp_path)})
+def test_validation_target_needs_the_latest_run_to_have_passed(tmp_path, lake):
     log_dir = tmp_path / "lakehouse" / "quality" / "validation_runs" / "_delta_log"
     task = ValidateBronze(table="crm_customers", run_date=DAY)
     assert task.program_args()[-2:] == ["--table", "crm_customers"]
@@ -111,9 +120,10 @@ def test_validation_target_needs_the_latest_run_to_have_passed(tmp_path):
     assert not target.exists()  # the latest run decides
 
 
-def test_hourly_bulk_complete_needs_every_source_batch(cfg, monkeypatch):
+def test_hourly_bulk_complete_needs_every_source_batch(lake, monkeypatch):
     from pathlib import Path
 
+    cfg = lake
     monkeypatch.setattr("luigi_tasks.schedule.load_config", lambda: cfg)
     hours = [dt.datetime(2026, 11, 27, h) for h in (1, 2)]
     for table, src, ent in [(tables.BRONZE_CRM_CUSTOMERS, "crm", "customers"),
@@ -126,3 +136,32 @@ def test_hourly_bulk_complete_needs_every_source_batch(cfg, monkeypatch):
         if ent != "tickets":  # hour 2 misses one source
             write_commit(log_dir, 1, {"job": "x", "run_date": "2026-11-27", "batch_id": f"{src}-{ent}-2026-11-27T02"})
     assert HourlyIngestion.bulk_complete(hours) == [hours[0]]
+
+def test_a_run_date_stays_done_after_delta_removed_its_json_commits(spark, lake):
+    """Delta's log cleanup (log_retention_days) deletes the JSON commits before a checkpoint; the
+    commit records under _commits/ keep the run date done (a backfill must not redo it)."""
+    from pathlib import Path
+
+    from churnlake.delta import read_table, replace_rows
+    from churnlake.jobrun import commit_metadata
+
+    table = tables.SILVER_CUSTOMERS
+    days = [DAY + dt.timedelta(days=i) for i in range(12)]
+    for day in days:  # 12 commits: Delta writes a checkpoint at version 10
+        df = spark.createDataFrame([(day.isoformat(), 1)], "customer_id string, n int")
+        replace_rows(df, table, lake, replace_where=f"customer_id = '{day.isoformat()}'",
+                     metadata=commit_metadata("silver_customers", day))
+    log_dir = Path(table.uri(lake).removeprefix("file://")) / "_delta_log"
+    assert (log_dir / "00000000000000000010.checkpoint.parquet").is_file()
+    for version in range(10):  # what the cleanup does to commits older than the checkpoint
+        (log_dir / f"{version:020d}.json").unlink()
+    assert read_table(spark, table, lake).count() == 12  # the table itself is intact
+    first = DeltaCommitTarget(table, "silver_customers", DAY.isoformat(), cfg=lake)
+    assert not any(m.get("run_date") == DAY.isoformat() for m in
+                   [c["userMetadata"] for c in delta_commits(table.uri(lake), LocalStore())
+                    if isinstance(c.get("userMetadata"), dict)])  # gone from the log
+    assert first.exists()  # still done: from its commit record
+    assert not DeltaCommitTarget(table, "silver_customers", (DAY - dt.timedelta(days=1)).isoformat(),
+                                 cfg=lake).exists()
+    records = Path(lake.lakehouse_root.removeprefix("file://")) / "_commits" / table.relpath / "silver_customers"
+    assert len(list(records.iterdir())) == 12
