@@ -173,6 +173,30 @@ def overwrite_table(df: DataFrame, table: Table, cfg: Config, *, metadata: str) 
     record_commit(table, cfg, metadata)
 
 
+def create_if_missing(spark: SparkSession, table: Table, cfg: Config, schema) -> bool:
+    """Create ``table`` empty, with its schema and partitioning, unless it exists; returns True
+    when this call created it.
+
+    Writers that start together into a shared table that does not exist yet (two validations
+    into ``quality.validation_results`` on a fresh lakehouse) would both try to write its first
+    commit, and one fails (``ProtocolChangedException: … multiple writers are writing to an
+    empty directory``). Creation is serialised by a file lock in ``<state_dir>/locks/`` (the
+    jobs of one Luigi run share its machine), so each writer then only replaces its own rows."""
+    from churnlake.monitoring.records import locked
+
+    if table_exists(spark, table, cfg):
+        return False
+    with locked(cfg.state_dir / "locks" / f"{table.name}.lock"):
+        if table_exists(spark, table, cfg):
+            return False
+        writer = spark.createDataFrame([], schema).write.format("delta").mode("append")
+        if table.partition_by:
+            writer = writer.partitionBy(*table.partition_by)
+        writer.save(table.uri(cfg))
+        log.info("created %s (empty) at %s", table.name, table.uri(cfg))
+        return True
+
+
 def register_in_catalog(spark: SparkSession, table: Table, cfg: Config) -> None:
     """Make an external Delta table visible in the metastore as ``<layer>.<name>``."""
     if not table.in_catalog:

@@ -18,7 +18,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from churnlake.config import Config
-from churnlake.delta import read_table, replace_rows, table_exists
+from churnlake.delta import create_if_missing, read_table, replace_rows, table_exists
 from churnlake.jobrun import commit_metadata
 from churnlake.spark import cached
 from churnlake.tables import QUALITY_RESULTS, QUALITY_RUNS, Table, get_table, quarantine_table
@@ -150,6 +150,9 @@ def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.
     rows_passed = rows_in - rows_quarantined - rows_blocked
 
     where = f"table_name = '{table.name}' AND run_id = '{run_id}'"
+    # Shared by every table's validation: created once, before any of them writes its rows.
+    create_if_missing(spark, QUALITY_RESULTS, cfg, store.RESULTS_SCHEMA)
+    create_if_missing(spark, QUALITY_RUNS, cfg, store.RUNS_SCHEMA)
     replace_rows(spark.createDataFrame(store.result_rows(run_id, run_date, table, results, validated_at),
                                             store.RESULTS_SCHEMA),
                       QUALITY_RESULTS, cfg, replace_where=where, metadata=meta)

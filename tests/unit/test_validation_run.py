@@ -182,3 +182,45 @@ def test_a_quarantine_predicate_that_disagrees_with_great_expectations_stops_val
                        match="check tenure_integer: GE counted 1 unexpected rows, the quarantine predicate 0"):
         validate_table(spark, lake, BRONZE_CRM_CUSTOMERS, DAY)
     assert not table_exists(spark, quarantine_table(BRONZE_CRM_CUSTOMERS), lake)  # nothing was written
+
+
+def test_two_validations_started_together_on_an_empty_lakehouse_never_race(spark, lake, tmp_path, caplog):
+    """Both write the shared quality tables; the first of them creates each table, once."""
+    import json
+    import logging
+    import threading
+
+    csv = tmp_path / "crm.csv"
+    csv.write_text("\n".join([HEADER, *GOOD]) + "\n", encoding="utf-8")
+    ingest_csv(spark, lake, csv, "crm-customers-2026-11-27")
+    invoices = [{"invoice_id": i, "customer_id": cid, "billing_month": "2026-10", "amount": "20.50",
+                 "due_date": "2026-11-15", "issued_at": "2026-11-01T00:00:00", "updated_at": "2026-11-01T00:00:00"}
+                for i, cid in enumerate(GOOD_IDS[:5], start=1)]
+    path = tmp_path / "invoices.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in invoices) + "\n", encoding="utf-8")
+    raw = read_json_lines(spark, [path.as_uri()], struct(lake, "bronze", "billing_invoices"))
+    replace_rows(add_lineage(raw, source="billing", batch_id="billing-invoices-2026-11-27",
+                             ingested_at=dt.datetime(2026, 11, 27, 2), ingest_date=DAY, file_col=F.col("_file"),
+                             sha_by_file={}, rescued_col=F.col("_corrupt_record")).drop("_file", "_corrupt_record"),
+                 BRONZE_BILLING_INVOICES, lake, replace_where="_source = 'billing'", metadata="{}")
+    barrier, outcomes, errors = threading.Barrier(2), {}, []
+
+    def run(table):
+        try:
+            barrier.wait()
+            outcomes[table.name] = validate_table(spark, lake, table, DAY)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    caplog.set_level(logging.INFO, logger="churnlake.delta")
+    threads = [threading.Thread(target=run, args=(t,)) for t in (BRONZE_CRM_CUSTOMERS, BRONZE_BILLING_INVOICES)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(600)
+    assert errors == [] and set(outcomes) == {"bronze.crm_customers", "bronze.billing_invoices"}
+    assert not [r for r in caplog.records if "concurrent commit" in r.getMessage()]  # no race was retried
+    created = [r.getMessage() for r in caplog.records if r.getMessage().startswith("created quality.")]
+    assert sorted(m.split()[1] for m in created) == ["quality.validation_results", "quality.validation_runs"]
+    runs = read_table(spark, QUALITY_RUNS, lake).collect()
+    assert sorted(r["table_name"] for r in runs) == ["bronze.billing_invoices", "bronze.crm_customers"]
