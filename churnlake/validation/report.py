@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -134,7 +135,7 @@ def write_report(out_dir: Path, run_date: dt.date, runs: pd.DataFrame, results: 
                "html": lambda p: p.write_text(html, encoding="utf-8"),
                "pdf": lambda p: html_to_pdf(html, p)}
     for key, write in writers.items():
-        partial = paths[key].with_name(f".{paths[key].name}.{os.getpid()}.partial")
+        partial = paths[key].with_name(f".{paths[key].name}.{os.getpid()}.{threading.get_ident()}.partial")
         write(partial)
         os.replace(partial, paths[key])
     return paths
