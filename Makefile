@@ -107,7 +107,7 @@ eda: setup
 
 clean:
 	-./engine.sh stop 2>/dev/null
-	rm -rf build dist state logs reports lakehouse/bronze/* lakehouse/silver/* lakehouse/gold/* lakehouse/quality lakehouse/monitoring data/inbox
+	rm -rf build dist state logs reports lakehouse/bronze/* lakehouse/silver/* lakehouse/gold/* lakehouse/quality lakehouse/monitoring lakehouse/meta lakehouse/models lakehouse/_commits data/inbox
 
 # The engine: one Spark driver serving Spark Connect (jobs, 127.0.0.1:15002) and Thrift JDBC
 # (SQL users, 127.0.0.1:10000) over one metastore. `make demo` starts it when it is not running.

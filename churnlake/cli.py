@@ -147,9 +147,18 @@ def demo(run_date: dt.date, *, engine: bool = True) -> int:
           f"{'central scheduler 127.0.0.1:8082' if use_central else 'local scheduler'}, "
           f"{'jobs on the engine' if running_engine else 'each job in its own driver (classic)'}; "
           f"Luigi's log: {luigi_log}", flush=True)
+    from churnlake.monitoring.records import locked
+
+    def waiting() -> None:
+        print(f"another demo for {run_date} is running on this machine: waiting for it to finish "
+              "(then this one finds its tasks done)", flush=True)
+
     try:
         cmd = luigi_command("luigi_tasks.pipeline", "Pipeline", run_date, local_scheduler=not use_central)
-        rc = run_luigi(cmd, env, luigi_log, progress=True)
+        # One demo per run date at a time (Luigi's own process lock would make the second one
+        # exit "already running"; the tasks' own locks keep any other overlap from running twice).
+        with locked(cfg.state_dir / "locks" / f"demo-{run_date.isoformat()}.lock", on_wait=waiting):
+            rc = run_luigi(cmd, env, luigi_log, progress=True)
     finally:
         shutdown(server)
     if rc == 0:

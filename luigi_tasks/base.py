@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import logging
+
 import luigi
 from luigi.contrib.spark import SparkSubmitTask
 
 from luigi_tasks import runlog
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+logger = logging.getLogger("luigi-interface")
 
 
 class ChurnlakeSparkTask(SparkSubmitTask):
@@ -37,6 +40,24 @@ class ChurnlakeSparkTask(SparkSubmitTask):
 
     def app_options(self) -> list[str]:
         return ["--run-date", self.run_date.isoformat()]
+
+    def run(self):
+        """Run the job, once per task even when two Luigi runs (two ``make demo`` for one date,
+        each with its own local scheduler) reach the same task: a file lock per task id makes
+        the second wait, and once it holds the lock it finds the task complete and does nothing."""
+        from churnlake.config import load_config
+        from churnlake.monitoring.records import locked
+
+        path = load_config().state_dir / "locks" / "tasks" / f"{self.task_id}.lock"
+
+        def waiting() -> None:
+            logger.info("%s: another run is doing this task (lock %s); waiting for it", self.task_id, path)
+
+        with locked(path, on_wait=waiting):
+            if self.complete():
+                logger.info("%s: done by another run meanwhile; nothing to do", self.task_id)
+                return
+            super().run()
 
     def program_environment(self) -> dict[str, str]:
         """The environment of spark-submit, plus the task attempt the job's run record names."""

@@ -24,7 +24,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +63,18 @@ def parse_time(value: str | None) -> dt.datetime | None:
 
 
 @contextlib.contextmanager
-def locked(path: Path) -> Iterator:
+def locked(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator:
     """Open ``path`` for binary reading and appending (creating it and its folder) under an
-    exclusive ``flock`` for the block."""
+    exclusive ``flock`` for the block. ``on_wait`` is called once when another process holds
+    the lock and this one has to wait for it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield fh
         finally:
