@@ -100,6 +100,10 @@ def read_ref(spark: SparkSession, cfg: Config, table: Table, ref: str) -> tuple[
         return read_table(spark, table, cfg, version=version), f"version {version} (latest)"
     digits = text[1:] if text[:1] in "vV" else text
     if digits.isdigit():
+        latest = latest_version(spark, table, cfg)
+        if int(digits) > latest:
+            raise TagError(f"{table.name} has no version {int(digits)}: its versions go up to {latest} "
+                           f"(list them with: versions.py history {table.name})")
         return read_table(spark, table, cfg, version=int(digits)), f"version {int(digits)}"
     row = lookup(spark, cfg, text, table.name)
     return read_tag(spark, cfg, text, table.name), f"tag {text} (version {row['delta_version']})"

@@ -64,7 +64,7 @@ def video_is_current(video_dir: Path, commit: str | None) -> tuple[bool, str]:
     if missing:
         return False, f"missing {', '.join(missing)} in {video_dir}"
     made_from = json.loads((video_dir / "walkthrough.json").read_text(encoding="utf-8")).get("commit")
-    if commit and (made_from != commit or commit.endswith("+dirty")):
+    if commit and (made_from != commit or commit.endswith("-dirty")):
         return False, f"the video was made from commit {str(made_from)[:10]}, the checkout is at {commit[:10]}"
     return True, "current"
 

@@ -457,16 +457,10 @@ def build_chapters(cfg: Config, run_date: dt.date, work: Path, shots: Path, demo
 
 
 def git_commit(root: Path) -> str | None:
-    """The checked-out commit, with ``+dirty`` when tracked files differ from it (a video made
-    from uncommitted code is never taken for the commit's own)."""
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return f"{sha}+dirty" if dirty else sha
+    """The commit the video shows (``<sha>`` or ``<sha>-dirty``, :func:`churnlake.config.code_version`)."""
+    from churnlake.config import code_version
+
+    return code_version(root)
 
 
 def make_video(cfg: Config, run_date: dt.date, out_dir: Path, skip_demo: bool = False) -> dict:

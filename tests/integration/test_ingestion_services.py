@@ -91,6 +91,7 @@ def test_access_logs_land_and_load_on_hdfs(hdfs_cluster, tmp_path, spark):
     # The Luigi target reads the Delta log over WebHDFS: a second run submits nothing.
     again = run(task, env)
     assert again.returncode == 0 and "Running command" not in again.stdout + again.stderr
+    assert "Did not run any tasks" in again.stdout + again.stderr  # Luigi found the task complete
 
 
 def test_ticket_fetch_that_exhausts_its_retries_commits_nothing(tmp_path):

@@ -147,6 +147,7 @@ def test_the_summary_is_redone_only_when_the_run_has_new_records(lakehouse, spar
     assert target.exists()
     again = summarise(env)
     assert again.returncode == 0 and "Running command" not in again.stdout + again.stderr
+    assert "Did not run any tasks" in again.stdout + again.stderr  # Luigi found the summary complete
     # A rerun of the failed task (here: its records) makes the summary due again; it replaces the date's rows.
     t = "2026-11-27T02:00:{:02d}.000Z".format
     for rec in [task_record("START", "BronzeCrm", t(1), 1, invocation="inv-2", started_at=t(1)),

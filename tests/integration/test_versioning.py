@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
 from pyspark.sql import functions as F
-from pyspark.sql.utils import AnalysisException
 
 from churnlake.delta import latest_version, overwrite_table, read_table
 from churnlake.tables import Table
@@ -32,7 +32,10 @@ def test_a_tag_keeps_its_content_after_new_data_lands(spark, cfg):
     rows = tags.create_tag(spark, cfg, f"rel-{uuid.uuid4().hex[:6]}", [table], description="first")
     tag = rows[0]["tag"]
     assert rows[0]["row_count"] == 2 and rows[0]["rows_added"] == 2 and rows[0]["rows_removed"] == 0
-    assert rows[0]["code_version"] is None or len(rows[0]["code_version"]) >= 40
+    from churnlake.config import code_version
+
+    assert rows[0]["code_version"] == code_version()  # the checkout's commit (tests run in one)
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", rows[0]["code_version"])
 
     write(spark, cfg, table, [("a", 1.0), ("b", 5.0), ("c", 3.0)])  # b updated, c new
     assert read_table(spark, table, cfg).count() == 3
@@ -78,7 +81,8 @@ def test_tagged_versions_survive_vacuum(spark, cfg):
             spark.sql(f"VACUUM delta.`{table.uri(cfg)}` RETAIN 0 HOURS")
     finally:
         spark.conf.unset("spark.databricks.delta.retentionDurationCheck.enabled")
-    with pytest.raises(Exception):  # the untagged old version is gone from the source table ...
+    # the untagged old version's files are gone from the source table ...
+    with pytest.raises(Exception, match=r"(?i)does not exist|not found|FileNotFound|No such file"):
         read_table(spark, table, cfg, version=0).collect()
     assert sorted(r["customer_id"] for r in tags.read_tag(spark, cfg, tag, table.name).collect()) == ["a", "b"]
 
@@ -122,5 +126,8 @@ def test_retention_policy_on_new_and_existing_tables(spark, cfg):
 def test_time_travel_error_is_clear_for_unknown_version(spark, cfg):
     table = fresh_table()
     write(spark, cfg, table, [("a", 1.0)])
-    with pytest.raises(AnalysisException):
-        tags.read_ref(spark, cfg, table, "v7")[0].collect()
+    with pytest.raises(tags.TagError) as err:
+        tags.read_ref(spark, cfg, table, "v7")
+    assert str(err.value) == (f"{table.name} has no version 7: its versions go up to 0 "
+                              f"(list them with: versions.py history {table.name})")
+    assert tags.read_ref(spark, cfg, table, "v0")[1] == "version 0"
