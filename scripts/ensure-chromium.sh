@@ -26,26 +26,11 @@ if [ -n "${CHURNLAKE_CHROMIUM:-}" ]; then
     exit 1
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        SUDO="sudo"
-    else
-        echo "ensure-chromium: Chromium is not installed and this is not root; run: apt-get install chromium fonts-liberation" >&2
-        exit 1
-    fi
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "ensure-chromium: no apt-get here; install Chromium and/or set CHURNLAKE_CHROMIUM to its binary" >&2
-    exit 1
-fi
-
+. "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
+apt_prepare ensure-chromium "chromium fonts-liberation" "install Chromium and/or set CHURNLAKE_CHROMIUM to its binary"
 echo "ensure-chromium: installing the Debian 'chromium' package..." >&2
 start=$(date +%s)
-export DEBIAN_FRONTEND=noninteractive
-# Wait for another apt/dpkg run (e.g. ensure-postgres in a parallel job) instead of failing.
-$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
-$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
+apt_install chromium fonts-liberation
 
 if ! have_chromium; then
     echo "ensure-chromium: 'apt-get install chromium' finished but no chromium binary is on PATH" >&2

@@ -18,19 +18,8 @@ if have_initdb; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        SUDO="sudo"
-    else
-        echo "ensure-postgres: PostgreSQL is not installed and this is not root; run: apt-get install postgresql" >&2
-        exit 1
-    fi
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "ensure-postgres: no apt-get here; install the PostgreSQL server (initdb, pg_ctl) and/or set CHURNLAKE_PG_BINDIR" >&2
-    exit 1
-fi
+. "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
+apt_prepare ensure-postgres postgresql "install the PostgreSQL server (initdb, pg_ctl) and/or set CHURNLAKE_PG_BINDIR"
 
 echo "ensure-postgres: installing the Debian 'postgresql' package..." >&2
 start=$(date +%s)
@@ -48,9 +37,7 @@ trap cleanup EXIT
 $SUDO mkdir -p /etc/postgresql-common/createcluster.d
 echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.d/churnlake-no-main-cluster.conf >/dev/null
 
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+apt_install postgresql
 
 if ! have_initdb; then
     echo "ensure-postgres: 'apt-get install postgresql' finished but no initdb was found under /usr/lib/postgresql/*/bin" >&2

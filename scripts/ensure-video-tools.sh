@@ -15,26 +15,11 @@ if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        SUDO="sudo"
-    else
-        echo "ensure-video-tools: ${missing[*]} not installed and this is not root; run: apt-get install ${missing[*]}" >&2
-        exit 1
-    fi
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "ensure-video-tools: no apt-get here; install ${missing[*]} (ffmpeg with libx264 and aac)" >&2
-    exit 1
-fi
-
+. "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
+apt_prepare ensure-video-tools "${missing[*]}" "install ${missing[*]} (ffmpeg with libx264 and aac)"
 echo "ensure-video-tools: installing the Debian packages ${missing[*]}..." >&2
 start=$(date +%s)
-export DEBIAN_FRONTEND=noninteractive
-# Wait for another apt/dpkg run (ensure-postgres, ensure-chromium) instead of failing.
-$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
-$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt_install "${missing[@]}"
 
 for tool in ffmpeg ffprobe espeak-ng; do
     command -v "$tool" >/dev/null 2>&1 || { echo "ensure-video-tools: installed ${missing[*]} but $tool is not on PATH" >&2; exit 1; }
