@@ -48,3 +48,28 @@ def test_a_rerun_after_the_export_left_the_inbox_keeps_the_batch(tmp_path, spark
     emptied = ingest(env, "--replace-with-empty")  # the operator's explicit decision
     assert emptied.returncode == 0, emptied.stderr[-3000:]
     assert read_table(spark, tables.BRONZE_CRM_CUSTOMERS, cfg).count() == 0
+
+
+def test_the_other_sources_skip_a_committed_batch_whatever_their_inbox_holds_now(tmp_path, spark):
+    """Access logs (files), like billing and tickets (watermarked), never rewrite a committed batch:
+    the rerun after the files were cleaned up is a no-op that says so."""
+    env = pipeline_env(tmp_path)
+    cfg = load_config(environ=env)
+    logs = tmp_path / "inbox" / "logs"
+    logs.mkdir(parents=True)
+    line = ('10.1.2.3 - 7590-VHVEG [27/Nov/2026:13:05:09 +0000] "GET /billing HTTP/1.1" 200 7012 '
+            '"https://portal.telco.example/dashboard" "Mozilla/5.0 (X11)"')
+    (logs / "access-2026-11-27-13.log").write_text("\n".join([line] * 5 + ["not a log line"]) + "\n")
+    env["CHURNLAKE__SOURCES__WEB_LOGS__INBOX"] = str(logs)
+    job = [str(PROJECT_ROOT / "spark-submit.sh"), "jobs/bronze/ingest_access_logs.py", "--run-date", RUN_DATE]
+    first = run(job, env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = read_table(spark, tables.BRONZE_WEB_ACCESS_LOGS, cfg).count()
+    assert before == 5 and read_table(spark, tables.QUARANTINE_WEB_ACCESS_LOGS, cfg).count() == 1
+    for f in logs.iterdir():
+        f.unlink()  # rotated away
+    again = run(job, env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"batch web-access_logs-{RUN_DATE} already committed at version" in again.stdout + again.stderr
+    assert read_table(spark, tables.BRONZE_WEB_ACCESS_LOGS, cfg).count() == before
+    assert read_table(spark, tables.QUARANTINE_WEB_ACCESS_LOGS, cfg).count() == 1
