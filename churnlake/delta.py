@@ -112,9 +112,14 @@ def record_commit(table: Table, cfg: Config, metadata: str) -> None:
         return
     if not isinstance(meta, dict) or not meta.get("job") or not meta.get("run_date"):
         return
-    uri = commit_record_uri(cfg.lakehouse_root, table.relpath, str(meta["job"]), str(meta["run_date"]),
-                            str(meta["batch_id"]) if meta.get("batch_id") else None)
-    write_commit_record(filestore_for(uri, cfg), uri, meta)
+    try:
+        uri = commit_record_uri(cfg.lakehouse_root, table.relpath, str(meta["job"]), str(meta["run_date"]),
+                                str(meta["batch_id"]) if meta.get("batch_id") else None)
+        write_commit_record(filestore_for(uri, cfg), uri, meta)
+    except (ValueError, OSError) as exc:
+        # The data is committed; without its record the targets still find the commit in the
+        # Delta log until log cleanup removes it.
+        log.warning("%s: committed, but its commit record could not be written: %s", table.name, exc)
 
 
 def ensure_commit(spark: SparkSession, table: Table, cfg: Config, *, metadata: str, after_version: int) -> bool:
