@@ -116,7 +116,7 @@ def record_commit(table: Table, cfg: Config, metadata: str) -> None:
         uri = commit_record_uri(cfg.lakehouse_root, table.relpath, str(meta["job"]), str(meta["run_date"]),
                                 str(meta["batch_id"]) if meta.get("batch_id") else None)
         write_commit_record(filestore_for(uri, cfg), uri, meta)
-    except (ValueError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a file store error (local or WebHDFS) must not fail a committed job
         # The data is committed; without its record the targets still find the commit in the
         # Delta log until log cleanup removes it.
         log.warning("%s: committed, but its commit record could not be written: %s", table.name, exc)
