@@ -474,6 +474,10 @@ def make_video(cfg: Config, run_date: dt.date, out_dir: Path, skip_demo: bool = 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     console_log = build / "demo-console.txt"
+    if skip_demo:
+        from churnlake.cli import start_engine
+
+        start_engine(cfg)  # the JDBC views query gold through it (the demo would start it)
     rc = take_screenshots(cfg, run_date, shots, skip_demo=skip_demo, console_log=None if skip_demo else console_log)
     if rc != 0:
         raise RuntimeError(f"the demo or a capture failed (exit {rc}); see the log above")
