@@ -157,12 +157,17 @@ def delta_commits(table_uri: str, store: FileStore) -> Iterator[dict]:
 COMMIT_RECORDS = "_commits"
 
 
+def commit_records_root(lakehouse_root: str, table_relpath: str) -> str:
+    """The folder holding every commit record of one table (``<job>/<run date>/<batch>.json``)."""
+    return f"{lakehouse_root}/{COMMIT_RECORDS}/{table_relpath}"
+
+
 def commit_record_uri(lakehouse_root: str, table_relpath: str, job: str, run_date: str, batch_id: str | None) -> str:
     """Where the record of a job's commit to a table for a run date (and batch) lives."""
     for part in (job, run_date, batch_id or "_"):
         if not part or "/" in part or part.startswith("."):
             raise ValueError(f"not a safe name for a commit record: {part!r}")
-    return f"{lakehouse_root}/{COMMIT_RECORDS}/{table_relpath}/{job}/{run_date}/{batch_id or '_'}.json"
+    return f"{commit_records_root(lakehouse_root, table_relpath)}/{job}/{run_date}/{batch_id or '_'}.json"
 
 
 def write_commit_record(store: FileStore, uri: str, metadata: dict) -> None:
@@ -174,10 +179,12 @@ def write_commit_record(store: FileStore, uri: str, metadata: dict) -> None:
     store.write_bytes(uri, json.dumps(record, sort_keys=True).encode("utf-8"))
 
 
+def read_commit_record(store: FileStore, uri: str) -> dict:
+    """One commit record (``metadata``, ``recorded_at``)."""
+    return json.loads(store.read_bytes(uri).decode("utf-8"))
+
+
 def read_commit_records(store: FileStore, folder: str) -> list[dict]:
     """The records in one ``…/<job>/<run date>`` folder, oldest first."""
-    records = []
-    for name in store.list(folder):
-        if name.endswith(".json"):
-            records.append(json.loads(store.read_bytes(f"{folder}/{name}").decode("utf-8")))
+    records = [read_commit_record(store, f"{folder}/{name}") for name in store.list(folder) if name.endswith(".json")]
     return sorted(records, key=lambda r: r.get("recorded_at", ""))

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-import json
-
 import luigi
 
 from churnlake.config import Config, load_config
-from churnlake.storage import commit_record_uri, delta_commits, filestore_for, read_commit_records
+from churnlake.storage import (commit_record_uri, commit_records_root, delta_commits, filestore_for,
+                               read_commit_record, read_commit_records)
 from churnlake.tables import Table
 
 
-def commit_metadata_of(table: Table, cfg: Config) -> list[dict]:
-    """The metadata of every job commit to ``table`` that is known: the commit records under
-    ``<lakehouse>/_commits/`` (they outlive Delta's log cleanup) and the JSON commits still in
-    its Delta log (tables written before the records existed)."""
+def log_metadata(table: Table, cfg: Config) -> list[dict]:
+    """The parsed ``userMetadata`` of the JSON commits still in ``table``'s Delta log, oldest first."""
     uri = table.uri(cfg)
-    found = [info["userMetadata"] for info in delta_commits(uri, filestore_for(uri, cfg))
-             if isinstance(info.get("userMetadata"), dict)]
-    root = commit_record_uri(cfg.lakehouse_root, table.relpath, "x", "x", None).rsplit("/", 3)[0]
+    commits = sorted((info for info in delta_commits(uri, filestore_for(uri, cfg))
+                      if isinstance(info.get("userMetadata"), dict)), key=lambda info: info["version"])
+    return [info["userMetadata"] for info in commits]
+
+
+def commit_metadata_of(table: Table, cfg: Config) -> list[dict]:
+    """The metadata of every job commit to ``table`` that is known: the JSON commits still in its
+    Delta log (tables written before the records existed) and the commit records under
+    ``<lakehouse>/_commits/`` (they outlive Delta's log cleanup)."""
+    found = log_metadata(table, cfg)
+    root = commit_records_root(cfg.lakehouse_root, table.relpath)
     store = filestore_for(root, cfg)
     for job in store.list(root):
         for day in store.list(f"{root}/{job}"):
@@ -57,16 +62,11 @@ class DeltaCommitTarget(luigi.Target):
         uri = commit_record_uri(self.cfg.lakehouse_root, self.table.relpath, self.job, self.run_date, self.batch_id)
         store = filestore_for(uri, self.cfg)
         if self.batch_id is not None:
-            records = [json.loads(store.read_bytes(uri).decode("utf-8"))] if store.exists(uri) else []
+            records = [read_commit_record(store, uri)] if store.exists(uri) else []
         else:
             records = read_commit_records(store, uri.rsplit("/", 1)[0])
         found = [r["metadata"] for r in records if self.matches(r.get("metadata") or {})]
-        if found:
-            return found
-        commits = sorted((info for info in delta_commits(self.table.uri(self.cfg), filestore_for(
-            self.table.uri(self.cfg), self.cfg)) if isinstance(info.get("userMetadata"), dict)),
-            key=lambda info: info["version"])
-        return [info["userMetadata"] for info in commits if self.matches(info["userMetadata"])]
+        return found or [meta for meta in log_metadata(self.table, self.cfg) if self.matches(meta)]
 
     def exists(self) -> bool:
         return bool(self.matching())
