@@ -420,6 +420,9 @@ def append_new_billing(engine: Engine, customers: Sequence[Customer], as_of: dat
     state = read_state(engine)
     if not state:
         raise ValueError("billing database has no demo_state: generate it first")
+    if state.get("generator", "churnlake.demo.generate") != "churnlake.demo.generate":
+        raise ValueError(f"this billing database was made by {state['generator']}, which cannot be advanced: "
+                         "generate it again with the later --as-of")
     if int(state["seed"]) != seed:
         raise ValueError(f"seed {seed} differs from the database's seed {state['seed']}")
     if state["population"] != population_digest(customers):
