@@ -10,7 +10,7 @@ from churnlake.config import PROJECT_ROOT
 from churnlake.tables import VALIDATED_TABLES
 from churnlake.validation.report import write_report
 from churnlake.validation.runner import CheckResult, count_failing, run_checks, status_of
-from churnlake.validation.suites import (Check, load_suite, null_share_checks, outlier_check, parse_suite,
+from churnlake.validation.suites import (Check, failing_rows, load_suite, null_share_checks, outlier_check, parse_suite,
                                          row_count_check, suite_path, to_expectation)
 
 CONF = PROJECT_ROOT / "conf"
@@ -132,3 +132,13 @@ def test_report_writes_csv_html_and_pdf(tmp_path: Path):
     assert "n_range" in html and "quarantined" in html and "warned" in html
     assert paths["pdf"].read_bytes().startswith(b"%PDF") and paths["pdf"].stat().st_size > 1000
     assert pd.read_csv(paths["runs_csv"]).loc[0, "rows_quarantined"] == 2
+
+
+@pytest.mark.parametrize("table", ["bronze.crm_customers", "bronze.web_access_logs"])
+def test_customer_id_format_accepts_telco_and_synthetic_ids_only(spark, table):
+    """The demo's populations above 7,043 customers add SYN-nnnnnn ids; they must reach silver."""
+    check = next(c for c in load_suite(suite_path(CONF, table)).checks if c.id == "customer_id_format")
+    ids = ["7590-VHVEG", "SYN-000123", "SYN-12", "7590-vhveg", "x7590-VHVEG", "SYN-0001234"]
+    df = spark.createDataFrame([(i,) for i in ids], f"{check.kwargs['column']} string")
+    failing = [r[0] for r in df.where(failing_rows(check)).collect()]
+    assert failing == ids[2:]

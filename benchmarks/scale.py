@@ -1,0 +1,297 @@
+"""Scale benchmark: generate a preset, run the whole pipeline through the engine, then one hourly run.
+
+    .venv/bin/python benchmarks/scale.py M                 # 100k customers (benchmarks/scale.sh M)
+    .venv/bin/python benchmarks/scale.py L --driver-memory 8g
+    .venv/bin/python benchmarks/scale.py S --classic       # every job in its own driver JVM
+
+Everything lives under ``--root`` (default ``build/scale``): ``<P>/sources`` (the generated
+source systems, reused while the preset's parameters match) and ``<P>/run`` (a fresh
+lakehouse, state, logs and reports each time; its own engine on free ports, stopped at the
+end). The pipeline is ``python -m churnlake.cli demo`` (the whole DAG: ingest of all four
+sources -> validation -> silver -> gold -> training -> scoring) pointed at that instance with
+``CHURNLAKE__*`` overrides. Then one hour of new access logs (the first hour after the as-of
+day) arrives and the hourly path runs as direct jobs: the four hourly ingestions, validation
+of the new batches and the silver builds of the next day.
+
+Report (stdout and ``<P>/run/scale-report.json``): per stage wall time, rows, rows/s; the
+engine's peak RSS (VmHWM) and the largest job client's peak RSS (sampled every 0.5 s); bytes
+on disk per layer; the hourly run's cost as a share of the full pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from churnlake.demo import scale as scale_gen  # noqa: E402
+from churnlake.services.process import free_port  # noqa: E402
+
+STAGES = (("ingest", ("ingest_",)), ("validation", ("validate_",)), ("silver", ("silver_",)),
+          ("gold", ("gold_",)), ("features", ("materialize_", "feature")), ("training", ("train",)),
+          ("scoring", ("score",)), ("eda/monitoring", ("eda", "run_summary", "export")))
+HOURLY_JOBS = ([("jobs/bronze/ingest_crm.py", []), ("jobs/bronze/ingest_billing.py", ["--table", "invoices"]),
+                ("jobs/bronze/ingest_billing.py", ["--table", "payments"]), ("jobs/bronze/ingest_tickets.py", []),
+                ("jobs/bronze/ingest_access_logs.py", [])],
+               [("jobs/validation/validate_bronze.py", ["--table", t])
+                for t in ("crm_customers", "billing_invoices", "billing_payments", "support_tickets", "web_access_logs")],
+               [("jobs/silver/customers.py", []), ("jobs/silver/billing.py", ["--table", "invoices"]),
+                ("jobs/silver/billing.py", ["--table", "payments"]), ("jobs/silver/tickets.py", []),
+                ("jobs/silver/web_events.py", [])])
+
+
+def stage_of(job: str) -> str:
+    """The report stage of a job name."""
+    for stage, prefixes in STAGES:
+        if any(job.startswith(p) for p in prefixes):
+            return stage
+    return "other"
+
+
+class RssSampler(threading.Thread):
+    """Peak RSS of the engine and of the largest other process in the tree of ``root_pid``."""
+
+    def __init__(self, engine_pid: int | None) -> None:
+        super().__init__(daemon=True)
+        self.engine_pid = engine_pid
+        self.client_peak = 0
+        self.root_pid: int | None = None
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop_event.wait(0.5):
+            if self.root_pid is None:
+                continue
+            try:
+                procs = psutil.Process(self.root_pid).children(recursive=True)
+            except psutil.Error:
+                continue
+            for p in procs:
+                try:
+                    if p.pid != self.engine_pid:
+                        self.client_peak = max(self.client_peak, p.memory_info().rss)
+                except psutil.Error:
+                    pass
+
+    def engine_peak(self) -> int | None:
+        """VmHWM of the engine process (its peak resident set since it started)."""
+        if not self.engine_pid:
+            return None
+        try:
+            for line in Path(f"/proc/{self.engine_pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            return None
+        return None
+
+
+def du(path: Path) -> int:
+    """Bytes of the files under ``path``."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def generate(preset: str, sources: Path, as_of: dt.date, seed: int) -> dict:
+    """The preset's source systems, generated unless ``sources`` already holds them."""
+    customers, days = scale_gen.PRESETS[preset]
+    manifest = sources / "manifest.json"
+    if manifest.is_file():
+        params = json.loads(manifest.read_text())["parameters"]
+        if (params["customers"], params["days"], params["seed"], params["as_of"]) == (customers, days, seed, as_of.isoformat()):
+            print(f"reusing the {preset} sources in {sources}", flush=True)
+            return json.loads(manifest.read_text())
+    shutil.rmtree(sources, ignore_errors=True)
+    t0 = time.perf_counter()
+    out = scale_gen.generate_scale(ROOT / "data" / "telco_customer_churn.csv", sources, seed=seed, as_of=as_of,
+                                   customers=customers, days=days, preset=preset)
+    out["generate_wall_s"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def instance_env(run: Path, sources: Path, *, classic: bool, driver_memory: str) -> dict[str, str]:
+    """CHURNLAKE__* overrides that point the whole project at one benchmark instance."""
+    env = {
+        "CHURNLAKE__LAKEHOUSE__ROOT": str(run / "lakehouse"), "CHURNLAKE__STATE_DIR": str(run / "state"),
+        "CHURNLAKE__LOGS_DIR": str(run / "logs"), "CHURNLAKE__REPORTS_DIR": str(run / "reports"),
+        "CHURNLAKE__DEMO__DIR": str(sources), "CHURNLAKE__SOURCES__CRM__INBOX": str(run / "inbox" / "crm"),
+        "CHURNLAKE__SOURCES__CRM__BUNDLED_FILE": str(sources / "customers.csv"),
+        "CHURNLAKE__SOURCES__WEB_LOGS__INBOX": str(run / "inbox" / "access_logs"),
+        "CHURNLAKE__ENGINE__CONNECT_PORT": str(free_port()), "CHURNLAKE__ENGINE__THRIFT_PORT": str(free_port()),
+        "CHURNLAKE__ENGINE__DRIVER_MEMORY": driver_memory, "SPARK_DRIVER_MEMORY": driver_memory,
+    }
+    if classic:
+        env["CHURNLAKE__ENGINE__REMOTE"] = "classic"
+    return env
+
+
+def job_records(logs: Path, since: float) -> list[dict]:
+    """job_runs.jsonl records that started after ``since`` (epoch seconds)."""
+    path = logs / "job_runs.jsonl"
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        started = dt.datetime.fromisoformat(rec["started_at"].replace("Z", "+00:00")).timestamp()
+        if started >= since:
+            out.append(rec)
+    return out
+
+
+def stage_table(records: list[dict]) -> dict[str, dict]:
+    """Per stage: summed job wall time, rows in/out, rows/s, jobs (and failures)."""
+    stages: dict[str, dict] = {}
+    for rec in records:
+        s = stages.setdefault(stage_of(rec["job"]), {"jobs": 0, "failed": 0, "seconds": 0.0, "rows_in": 0, "rows_out": 0})
+        s["jobs"] += 1
+        s["failed"] += rec["status"] != "ok"
+        s["seconds"] += rec["duration_s"] or 0.0
+        s["rows_in"] += rec["rows_in"] or 0
+        s["rows_out"] += rec["rows_out"] or 0
+    for s in stages.values():
+        s["seconds"] = round(s["seconds"], 1)
+        s["rows_per_s"] = round(s["rows_in"] / s["seconds"]) if s["seconds"] else None
+    return stages
+
+
+def add_hour_of_logs(sources: Path, inbox: Path, as_of: dt.date, seed: int, tmp: Path) -> tuple[Path, int]:
+    """The first hour after the as-of day, from the same population: copied into the log inbox."""
+    params = json.loads((sources / "manifest.json").read_text())["parameters"]
+    table = scale_gen.load_telco_csv(ROOT / "data" / "telco_customer_churn.csv")
+    nxt = as_of + dt.timedelta(days=1)
+    pop = scale_gen.build_population(table, params["customers"], seed, as_of)
+    scale_gen.write_access_logs(tmp, pop, nxt, 1, seed, 0)
+    name = f"access-{nxt.isoformat()}-00.log"
+    inbox.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(tmp / "access_logs" / name, inbox / name)
+    return inbox / name, sum(1 for _ in open(inbox / name, "rb"))
+
+
+def run_hourly(env: dict[str, str], run_date: dt.date, sampler: RssSampler) -> tuple[float, list[tuple[str, float, int]]]:
+    """The hourly path as direct jobs (``./spark-submit.sh``): returns wall time and per-job times."""
+    t0 = time.perf_counter()
+    times = []
+    for group in HOURLY_JOBS:
+        for job, extra in group:
+            hour = ["--run-hour", "0"] if "bronze" in job else []
+            cmd = [str(ROOT / "spark-submit.sh"), job, "--run-date", run_date.isoformat(), *extra, *hour]
+            j0 = time.perf_counter()
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            sampler.root_pid = proc.pid
+            _, err = proc.communicate()
+            times.append((" ".join([Path(job).stem, *extra]), round(time.perf_counter() - j0, 1), proc.returncode))
+            if proc.returncode:
+                raise SystemExit(f"hourly job failed: {' '.join(cmd)}\n{err[-3000:]}")
+    return time.perf_counter() - t0, times
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate, run, report."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("preset", choices=sorted(scale_gen.PRESETS))
+    p.add_argument("--root", type=Path, default=ROOT / "build" / "scale")
+    p.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2026, 11, 27))
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--driver-memory", default="8g", help="engine (or classic driver) heap, at most 8g at L")
+    p.add_argument("--classic", action="store_true", help="every job in its own driver JVM")
+    p.add_argument("--skip-hourly", action="store_true")
+    args = p.parse_args(argv)
+
+    base = args.root / args.preset
+    sources, run = base / "sources", base / ("run-classic" if args.classic else "run")
+    manifest = generate(args.preset, sources, args.as_of, args.seed)
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir(parents=True)
+    env = {**os.environ, **instance_env(run, sources, classic=args.classic, driver_memory=args.driver_memory)}
+    os.environ.update(env)
+    # The log inbox is a copy of the generated files (the hourly step adds one more hour to it).
+    shutil.copytree(sources / "access_logs", run / "inbox" / "access_logs")
+    report: dict = {"preset": args.preset, "as_of": args.as_of.isoformat(), "mode": "classic" if args.classic else "engine",
+                    "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                             text=True).stdout.strip(),
+                    "generated": manifest["artefacts"], "generate_seconds": manifest.get("seconds")}
+    engine_pid = None
+    if not args.classic:
+        subprocess.run([str(ROOT / "engine.sh"), "start"], cwd=ROOT, env=env, check=True)
+        engine_pid = int((run / "state" / "engine" / "engine.pid").read_text().split()[0])
+    sampler = RssSampler(engine_pid)
+    sampler.start()
+    try:
+        t0 = time.time()
+        w0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "churnlake.cli", "demo", "--run-date", args.as_of.isoformat(),
+                                 *(["--classic"] if args.classic else [])], cwd=ROOT, env=env)
+        sampler.root_pid = proc.pid
+        rc = proc.wait()
+        report["pipeline"] = {"exit": rc, "wall_s": round(time.perf_counter() - w0, 1),
+                              "stages": stage_table(job_records(run / "logs", t0))}
+        report["bytes"] = {layer: du(run / "lakehouse" / layer) for layer in ("bronze", "silver", "gold")}
+        report["bytes"]["sources"] = du(sources)
+        if rc == 0 and not args.skip_hourly:
+            path, lines = add_hour_of_logs(sources, run / "inbox" / "access_logs", args.as_of, args.seed, base / "hour")
+            from churnlake.cli import serve_demo_ticket_api
+            from churnlake.config import load_config
+            from churnlake.demo.ticket_api import shutdown
+            server, token, url = serve_demo_ticket_api(load_config())
+            hour_env = {**env, "CHURNLAKE__SOURCES__TICKETS__BASE_URL": url,
+                        load_config().tickets_token_env: token}
+            try:
+                t1 = time.time()
+                wall, times = run_hourly(hour_env, args.as_of + dt.timedelta(days=1), sampler)
+            finally:
+                shutdown(server)
+            full = sum(s["seconds"] for s in report["pipeline"]["stages"].values())
+            report["hourly"] = {"new_log_lines": lines, "wall_s": round(wall, 1), "jobs": times,
+                                "stages": stage_table(job_records(run / "logs", t1)),
+                                "share_of_full_pipeline": round(wall / report["pipeline"]["wall_s"], 3),
+                                "share_of_full_job_time": round(wall / full, 3) if full else None}
+    finally:
+        sampler.stop_event.set()
+        report["peak_rss_bytes"] = {"engine": sampler.engine_peak(), "largest_client": sampler.client_peak}
+        if not args.classic:
+            subprocess.run([str(ROOT / "engine.sh"), "stop"], cwd=ROOT, env=env)
+        (run / "scale-report.json").write_text(json.dumps(report, indent=2) + "\n")
+    print_report(report)
+    return 0 if report["pipeline"]["exit"] == 0 else 1
+
+
+def print_report(report: dict) -> None:
+    """The report as Markdown tables."""
+    gb = 1 << 30
+    print(f"\n## Scale {report['preset']} ({report['mode']}, commit {report['commit']}, as of {report['as_of']})")
+    g = report["generated"]
+    print(f"customers {g['customers']['rows']:,}; invoices {g['billing_db']['tables']['invoices']:,}; payments "
+          f"{g['billing_db']['tables']['payments']:,}; tickets {g['tickets']['records']:,}; log lines "
+          f"{g['access_logs']['lines']:,}; generated in {sum((report['generate_seconds'] or {}).values()):.0f} s")
+    pipe = report["pipeline"]
+    print(f"\npipeline exit {pipe['exit']}, wall {pipe['wall_s']:.0f} s\n")
+    print("| stage | jobs | seconds | rows in | rows out | rows/s |\n| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, s in pipe["stages"].items():
+        print(f"| {name} | {s['jobs']}{' (' + str(s['failed']) + ' failed)' if s['failed'] else ''} | {s['seconds']:.0f} "
+              f"| {s['rows_in']:,} | {s['rows_out']:,} | {s['rows_per_s'] or 0:,} |")
+    b = report["bytes"]
+    print("\nbytes on disk: " + ", ".join(f"{k} {v / gb:.2f} GB" for k, v in b.items()))
+    rss = report["peak_rss_bytes"]
+    print("peak RSS: " + ", ".join(f"{k} {v / gb:.2f} GB" for k, v in rss.items() if v))
+    if "hourly" in report:
+        h = report["hourly"]
+        print(f"\nhourly run ({h['new_log_lines']:,} new log lines): {h['wall_s']:.0f} s = "
+              f"{100 * h['share_of_full_pipeline']:.1f} % of the full pipeline's wall time")
+        for job, secs, _ in h["jobs"]:
+            print(f"- {job}: {secs:.1f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
