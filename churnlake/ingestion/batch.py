@@ -19,7 +19,8 @@ from pathlib import Path
 
 from churnlake.config import Config
 from churnlake.spark import cached
-from churnlake.storage import delta_commits, filestore_for
+from churnlake.storage import (commit_record_uri, commit_records_root, delta_commits, filestore_for,
+                               read_commit_record)
 from churnlake.tables import Table, landing_uri
 
 log = logging.getLogger(__name__)
@@ -55,14 +56,78 @@ def batch_id(source: str, entity: str, interval: Interval) -> str:
     return f"{source}-{entity}-{interval.label}"
 
 
-def committed_version(table: Table, cfg: Config, batch: str) -> int | None:
-    """The Delta version that committed ``batch`` to ``table``, or None."""
+def batch_interval(batch: str) -> Interval:
+    """The interval of a batch id (``<source>-<entity>-<YYYY-MM-DD>[THH]``, :func:`batch_id`)."""
+    try:
+        source, entity, label = batch.split("-", 2)
+        day, _, hour = label.partition("T")
+        interval = Interval(dt.date.fromisoformat(day), int(hour) if hour else None)
+        if batch_id(source, entity, interval) == batch:
+            return interval
+    except ValueError:
+        pass
+    raise ValueError(f"not a batch id (<source>-<entity>-<YYYY-MM-DD>[THH]): {batch!r}")
+
+
+@dataclass(frozen=True)
+class BatchCommit:
+    """Evidence that a batch is committed to a table: its commit record, or its JSON commit in
+    the Delta log (``record`` None)."""
+
+    batch_id: str
+    job: str | None
+    version: int | None  # the Delta version that committed it; None when the record alone knows it
+    record: str | None = None  # URI of the commit record under <lakehouse>/_commits/
+
+
+def recorded_commit(table: Table, cfg: Config, batch: str) -> BatchCommit | None:
+    """The commit of ``batch`` to ``table`` as its commit record knows it, or None.
+
+    Records live at ``<lakehouse>/_commits/<table>/<job>/<run date>/<batch>.json``
+    (:func:`churnlake.delta.record_commit`; the run date of an ingestion batch is its interval's
+    day) and outlive Delta's log cleanup. Read through the lakehouse's file store (local or
+    WebHDFS): one listing of the table's job folders, one existence check per job. Records carry
+    no Delta version."""
+    run_date = batch_interval(batch).day.isoformat()
+    root = commit_records_root(cfg.lakehouse_root, table.relpath)
+    store = filestore_for(root, cfg)
+    for job in store.list(root):
+        try:
+            uri = commit_record_uri(cfg.lakehouse_root, table.relpath, job, run_date, batch)
+        except ValueError:
+            continue  # not a job folder (a hidden or temporary entry)
+        if not store.exists(uri):
+            continue
+        try:
+            record = read_commit_record(store, uri)
+        except ValueError as exc:  # not JSON, not UTF-8: a damaged record proves nothing
+            log.warning("commit record %s is unreadable (%s); not counted", uri, exc)
+            continue
+        meta = record.get("metadata") if isinstance(record, dict) else None
+        if isinstance(meta, dict) and meta.get("batch_id") == batch:
+            return BatchCommit(batch, str(meta.get("job") or job), None, uri)
+    return None
+
+
+def logged_commit(table: Table, cfg: Config, batch: str) -> BatchCommit | None:
+    """The commit of ``batch`` to ``table`` among the JSON commits still in its Delta log, or None
+    (after log cleanup an old batch's commit is no longer there)."""
     uri = table.uri(cfg)
     for info in delta_commits(uri, filestore_for(uri, cfg)):
         meta = info.get("userMetadata")
         if isinstance(meta, dict) and meta.get("batch_id") == batch:
-            return info["version"]
+            return BatchCommit(batch, meta.get("job"), info["version"])
     return None
+
+
+def batch_commit(table: Table, cfg: Config, batch: str) -> BatchCommit | None:
+    """How ``batch`` is known to be committed to ``table``, or None when it is not.
+
+    The commit records decide first: they survive Delta's log cleanup (checkpoint + expired
+    JSON commits), which would otherwise make an old committed batch look new and ingest it
+    again. The Delta log is read only when no record exists (tables written before the records,
+    or a commit whose record could not be written)."""
+    return recorded_commit(table, cfg, batch) or logged_commit(table, cfg, batch)
 
 
 @dataclass(frozen=True)
@@ -85,12 +150,33 @@ def skip_if_committed(table: Table, cfg: Config, report: "BatchReport") -> dict 
 
     Returns the job details to report (batch id and committing version), else None.
     """
-    version = committed_version(table, cfg, report.batch_id)
-    if version is None:
+    commit = batch_commit(table, cfg, report.batch_id)
+    if commit is None:
         return None
-    log.info("batch %s already committed at version %d; nothing to do", report.batch_id, version)
+    version = commit.version
+    if version is None:  # decided by the record; the version, for the report, only while the log has it
+        version = getattr(logged_commit(table, cfg, report.batch_id), "version", None)
+    if version is None:
+        log.info("batch %s already committed (commit record %s; Delta's log cleanup removed the commit, so "
+                 "its version is unknown); nothing to do", report.batch_id, commit.record)
+    else:
+        log.info("batch %s already committed at version %d; nothing to do", report.batch_id, version)
     report.status = "skipped"
     return {"batch_id": report.batch_id, "committed_version": version}
+
+
+def reconcile(batch: str, *, received: int, written: int, rejected: int, unit: str = "records",
+              rejected_to: str = "the rejected files") -> None:
+    """Every record counted in a batch's landed bytes (``received``, by
+    :func:`churnlake.ingestion.readers.count_records`) must be in bronze (``written``) or among
+    the batch's rejected records (``rejected``, kept in ``rejected_to``); otherwise the batch
+    fails before its commit.
+
+    ``unit`` names what was counted (``records``, ``lines``) in the error."""
+    if received != written + rejected:
+        raise RuntimeError(f"reconciliation failed for {batch}: the landed files hold {received} {unit}, "
+                           f"bronze got {written} and {rejected_to} {rejected} "
+                           f"({received - written - rejected:+d} unaccounted); nothing was committed")
 
 
 def land_bytes(cfg: Config, data: bytes, *, source: str, entity: str, interval: Interval,

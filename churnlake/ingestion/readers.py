@@ -21,11 +21,23 @@ def _normal(name: str) -> str:
     return "".join(name.lstrip("\ufeff").strip().strip('"').split()).lower()
 
 
-def count_records(data: bytes, header: bool = True) -> int:
-    """Records in a line-based export as received: its non-blank lines, minus the header line.
-    Counted from the bytes, independently of the reader, for the reconciliation."""
-    lines = [line for line in data.splitlines() if line.strip()]
-    return max(0, len(lines) - (1 if header and lines else 0))
+def record_lines(data: bytes, header: bool = True, blank: bool = False) -> list[bytes]:
+    """The records of a line-based export as received, as raw bytes: its lines (split on LF,
+    CRLF or CR, like Spark's line reader, never on the other separators ``str.splitlines``
+    knows), without blank ones unless ``blank``, minus the header line when ``header``.
+
+    The one way the ingestion jobs split and count landed bytes (:func:`count_records`), so
+    the reconciliation's "received" side and the lines of a rejected file always agree."""
+    lines = [line for line in data.splitlines() if blank or line.strip()]
+    return lines[1:] if header else lines
+
+
+def count_records(data: bytes, header: bool = True, blank: bool = False) -> int:
+    """Records in a line-based export as received (:func:`record_lines`): by default its
+    non-blank lines, minus the header line; ``blank=True`` counts blank lines too (the
+    access-log parser rejects them, so they are records there). Counted from the bytes,
+    independently of the reader, for the reconciliation."""
+    return len(record_lines(data, header=header, blank=blank))
 
 
 @dataclass(frozen=True)
@@ -76,12 +88,24 @@ def plan_crm_csv(data: bytes, expected: list[str]) -> CsvPlan:
     return CsvPlan("ok", width=len(fields), positions=positions, extras=extras, reordered=reordered)
 
 
+def group_by_plan(planned: list[tuple[CsvPlan, str]]) -> list[tuple[CsvPlan, list[str]]]:
+    """``[(plan, [uri, ...])]``: the files of ``(plan, uri)`` pairs grouped by equal read plan, in
+    order of first appearance, so :func:`read_crm_csv` reads each group in one Spark scan."""
+    groups: dict[CsvPlan, list[str]] = {}
+    for plan, uri in planned:
+        if plan.kind != "ok":
+            raise ValueError(f"only a readable file has a read plan; got a {plan.kind!r} plan for {uri}")
+        groups.setdefault(plan, []).append(uri)
+    return list(groups.items())
+
+
 def read_crm_csv(spark: SparkSession, uris: list[str], schema: StructType, plan: CsvPlan | None = None) -> DataFrame:
     """Read CRM CSV exports (LF or CRLF, with or without a UTF-8 BOM) as all-text columns,
     values trimmed of surrounding spaces (also around the delimiter).
 
-    ``plan`` (:func:`plan_crm_csv`, one per header layout) maps the file's columns to the schema
-    by header name; extra columns' values go to ``_corrupt_record`` as
+    ``plan`` (:func:`plan_crm_csv`, one per header layout) maps the files' columns to the schema
+    by header name, so every file of ``uris`` must share it (:func:`group_by_plan`); Spark
+    skips each file's own header line; extra columns' values go to ``_corrupt_record`` as
     ``{"_extra_columns": {...}}`` (JSON). A line with the wrong number of fields keeps its raw
     text in ``_corrupt_record``; the source file path is in ``_file``. Without a plan the
     columns are taken by position (the schema's order).

@@ -19,7 +19,8 @@ from pyspark.sql import functions as F
 from churnlake.config import Config
 from churnlake.delta import replace_rows
 from churnlake.ingestion.batch import (BatchReport, Interval, ingested_file_hashes, interval_arg_parser,
-                                       land_bytes, reporting, sha256_bytes, skip_if_committed)
+                                       land_bytes, reconcile, reporting, sha256_bytes, skip_if_committed)
+from churnlake.ingestion.readers import count_records
 from churnlake.jobrun import JobResult, commit_metadata, run_job
 from churnlake.spark import cached, get_spark, stop
 from churnlake.tables import BRONZE_WEB_ACCESS_LOGS as TABLE
@@ -30,14 +31,6 @@ from churnlake.transforms.bronze import add_lineage
 JOB = "bronze_ingest_access_logs"
 SOURCE, ENTITY = "web", "access_logs"
 log = logging.getLogger(JOB)
-
-
-def reconcile_lines(batch: str, received: int, written: int, rejected: int) -> None:
-    """Every line of the landed files is in bronze or in the quarantine, or nothing is committed."""
-    if received != written + rejected:
-        raise RuntimeError(f"reconciliation failed for {batch}: the landed files hold {received} lines, bronze got "
-                           f"{written} and the quarantine {rejected} ({received - written - rejected:+d} "
-                           "unaccounted); nothing was committed")
 
 
 def main(args: argparse.Namespace, cfg: Config) -> JobResult:
@@ -60,7 +53,8 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                 if sha256_bytes(data) in seen:
                     log.debug("skip %s: already ingested", path.name)
                     continue
-                received += len(data.splitlines())  # every line, blank ones too (they are rejected)
+                # Every line, blank ones too: the parser quarantines them ("empty line").
+                received += count_records(data, header=False, blank=True)
                 landed.append(land_bytes(cfg, data, source=SOURCE, entity=ENTITY, interval=interval,
                                          name=path.name, committed=False))
             report.bytes = sum(f.size for f in landed)
@@ -85,7 +79,8 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
             report.rows_read = received
             report.rows_rejected = rejected.count()
             report.rows_written = good.count()
-            reconcile_lines(batch, received, report.rows_written, report.rows_rejected)
+            reconcile(batch, received=received, written=report.rows_written, rejected=report.rows_rejected,
+                      unit="lines", rejected_to="the quarantine")
             meta = commit_metadata(JOB, args.run_date, batch_id=batch, interval=interval.label,
                                    files=[f.name for f in landed])
             where = f"_source = '{SOURCE}' AND _batch_id = '{batch}'"

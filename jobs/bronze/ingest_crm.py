@@ -22,10 +22,11 @@ from pyspark.sql import functions as F
 
 from churnlake.config import Config
 from churnlake.delta import read_table, replace_rows, table_exists
-from churnlake.ingestion.batch import (BatchReport, Interval, committed_version, ingested_file_hashes,
-                                       interval_arg_parser, land_bytes, landed_files, refuse_emptying,
-                                       reporting, sha256_bytes)
-from churnlake.ingestion.readers import CORRUPT_COLUMN, count_records, plan_crm_csv, read_crm_csv
+from churnlake.ingestion.batch import (BatchReport, Interval, batch_commit, ingested_file_hashes,
+                                       interval_arg_parser, land_bytes, landed_files, reconcile,
+                                       refuse_emptying, reporting, sha256_bytes)
+from churnlake.ingestion.readers import (CORRUPT_COLUMN, count_records, group_by_plan, plan_crm_csv, read_crm_csv,
+                                         record_lines)
 from churnlake.jobrun import JobResult, commit_metadata, run_job
 from churnlake.schemas import struct
 from churnlake.spark import cached, get_spark, stop
@@ -38,19 +39,14 @@ SOURCE, ENTITY = "crm", "customers"
 log = logging.getLogger(JOB)
 
 
-def rejected_lines(spark, name: str, uri: str, data: bytes, cause: str):
-    """The records of a rejected file (every non-blank line after the header) with its cause."""
-    lines = [line for line in data.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines() if line.strip()]
-    return spark.createDataFrame([(line, f"file rejected: {cause}", uri) for line in lines[1:]],
-                                 "raw_line string, reason string, _file string")
+REJECTED_LINE = "raw_line string, reason string, _file string"
 
 
-def reconcile(batch_id: str, received: int, written: int, rejected: int) -> None:
-    """Records counted in the landed bytes must all be in bronze or among the rejected lines."""
-    if received != written + rejected:
-        raise RuntimeError(f"reconciliation failed for {batch_id}: the landed files hold {received} records, "
-                           f"bronze got {written} and the rejected files {rejected} "
-                           f"({received - written - rejected:+d} unaccounted); nothing was committed")
+def rejected_lines(uri: str, data: bytes, cause: str) -> list[tuple[str, str, str]]:
+    """``(raw_line, reason, _file)`` of each record of a rejected file: the lines
+    :func:`~churnlake.ingestion.readers.count_records` counts (non-blank, after the header), so
+    the reconciliation holds whatever separators the text contains."""
+    return [(line.decode("utf-8", errors="replace"), f"file rejected: {cause}", uri) for line in record_lines(data)]
 
 
 def main(args: argparse.Namespace, cfg: Config) -> JobResult:
@@ -64,7 +60,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
 
 def batch_inputs(cfg: Config, interval: Interval, batch_id: str) -> tuple[list[tuple[str, bytes]], bool]:
     """``([(name, bytes)], committed)``: a committed batch's own landed files, else the inbox's CSVs."""
-    if committed_version(TABLE, cfg, batch_id) is not None:
+    if batch_commit(TABLE, cfg, batch_id) is not None:
         landed = landed_files(cfg, source=SOURCE, entity=ENTITY, interval=interval)
         log.info("batch %s is committed: rebuilt from its %d landed file(s); the inbox is not read",
                  batch_id, len(landed))
@@ -91,7 +87,7 @@ def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport,
             ingested_at = first or ingested_at
         schema = struct(cfg, "bronze", "crm_customers")
         expected = schema.fieldNames()
-        landed, frames, rejected_frames = [], [], []
+        landed, readable, rejected_records = [], [], []
         empty_files, rejected_files, notes = [], {}, {}
         received = 0
         for name, data in files:
@@ -114,15 +110,21 @@ def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport,
                 log.error("%s rejected: %s; its lines go to %s with that reason, the batch's other files flow on",
                           name, plan.cause, REJECTED.name)
                 rejected_files[name] = plan.cause
-                rejected_frames.append(rejected_lines(spark, name, landed_file.uri, data, plan.cause))
+                rejected_records += rejected_lines(landed_file.uri, data, plan.cause)
                 continue
             if plan.notes:
                 log.info("%s: %s", name, "; ".join(plan.notes))
                 notes[name] = plan.notes
-            frames.append(read_crm_csv(spark, [landed_file.uri], schema, plan))
+            readable.append((plan, landed_file.uri))
         if not landed:
             # Still commit (an empty batch) so the run date is recorded as done.
             log.info("no new CRM files; batch %s commits no rows", batch_id)
+        # One Spark scan per distinct read plan (header layout), not one per file; _file keeps
+        # each row's own file.
+        scans = group_by_plan(readable)
+        if len(scans) < len(readable):
+            log.info("%d readable file(s) in %d scan(s), one per header layout", len(readable), len(scans))
+        frames = [read_crm_csv(spark, uris, schema, plan) for plan, uris in scans]
         raw = reduce(lambda a, b: a.unionByName(b), frames) if frames else spark.createDataFrame(
             [], schema.add(CORRUPT_COLUMN, "string").add("_file", "string"))
         lineage = dict(source=SOURCE, batch_id=batch_id, ingested_at=ingested_at, ingest_date=run_date,
@@ -130,11 +132,10 @@ def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport,
         bronze = add_lineage(raw, **lineage, rescued_col=F.col(CORRUPT_COLUMN)).drop("_file", CORRUPT_COLUMN)
         bronze = cached(bronze)
         rows = bronze.count()
-        rejected = (reduce(lambda a, b: a.unionByName(b), rejected_frames) if rejected_frames
-                    else spark.createDataFrame([], "raw_line string, reason string, _file string"))
+        rejected = spark.createDataFrame(rejected_records, REJECTED_LINE)
         rejected = cached(add_lineage(rejected, **lineage).drop("_file", "_rescued_data"))
         rejected_rows = rejected.count()
-        reconcile(batch_id, received, rows, rejected_rows)
+        reconcile(batch_id, received=received, written=rows, rejected=rejected_rows)
         refuse_emptying(TABLE, batch_id, committed_rows, rows + rejected_rows, allowed=allow_empty)
         meta = commit_metadata(JOB, run_date, batch_id=batch_id, interval=interval.label,
                                files=[f.name for f in landed])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from churnlake.ingestion.readers import count_records, plan_crm_csv, read_crm_csv, read_json_lines
+from churnlake.ingestion.readers import count_records, group_by_plan, plan_crm_csv, read_crm_csv, read_json_lines
 from churnlake.schemas import struct
 from churnlake.transforms.access_logs import parse_access_log
 
@@ -95,6 +95,7 @@ def test_records_are_counted_from_the_bytes():
     assert count_records(f"{HEADER}\r\n{ROW1}\r\n\r\n{ROW2}".encode()) == 2
     assert count_records(b"") == 0 and count_records(f"{HEADER}\n".encode()) == 0
     assert count_records(b"line one\nline two", header=False) == 2
+    assert count_records(b"a\n\nb\r\n", header=False, blank=True) == 3  # access logs: blank lines count too
 
 
 def test_json_lines_malformed_line_is_kept_raw(spark, tmp_path):
@@ -126,31 +127,32 @@ def test_parse_access_log_fields_and_reject_reasons(spark):
         parse_access_log(lines.withColumnRenamed("value", "x"))
 
 
-def test_reconciliation_catches_a_record_lost_between_landing_and_bronze():
-    import importlib.util
+def test_files_with_one_read_plan_are_read_in_one_scan_each_row_keeping_its_file(spark, cfg, tmp_path):
+    import json
 
-    from churnlake.config import PROJECT_ROOT
+    schema = struct(cfg, "bronze", "crm_customers")
+    texts = {"a.csv": "\ufeff" + "\r\n".join([HEADER, ROW1, ROW2]) + "\r\n",  # BOM, CRLF
+             "b.csv": "\n".join([HEADER.upper(), ROW2]) + "\n",  # same layout, other case: same plan
+             "c.csv": "\n".join([HEADER + ",LoyaltyTier", ROW1 + ",Gold"]) + "\n"}  # an extra column
+    planned = []
+    for name, text in texts.items():
+        data = text.encode()
+        (tmp_path / name).write_bytes(data)
+        planned.append((plan_crm_csv(data, schema.fieldNames()), (tmp_path / name).as_uri()))
+    scans = group_by_plan(planned)
+    assert [[u.rsplit("/", 1)[1] for u in uris] for _, uris in scans] == [["a.csv", "b.csv"], ["c.csv"]]
+    plan, uris = scans[0]
+    rows = read_crm_csv(spark, uris, schema, plan).collect()
+    by_file = sorted((r["_file"].rsplit("/", 1)[1], r["customerID"]) for r in rows)
+    assert by_file == [("a.csv", "4472-LVYGI"), ("a.csv", "7590-VHVEG"), ("b.csv", "4472-LVYGI")]  # headers skipped
+    assert all(r["_corrupt_record"] is None for r in rows)
+    extra_plan, extra_uris = scans[1]
+    extra = read_crm_csv(spark, extra_uris, schema, extra_plan).first()
+    assert json.loads(extra["_corrupt_record"]) == {"_extra_columns": {"LoyaltyTier": "Gold"}}
 
-    spec = importlib.util.spec_from_file_location("ingest_crm", PROJECT_ROOT / "jobs/bronze/ingest_crm.py")
-    job = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(job)
-    job.reconcile("crm-customers-2026-11-27", received=10, written=7, rejected=3)  # all accounted for
-    with pytest.raises(RuntimeError, match=r"landed files hold 10 records, bronze got 6 and the rejected files 3 "
-                                           r"\(\+1 unaccounted\)"):
-        job.reconcile("crm-customers-2026-11-27", received=10, written=6, rejected=3)
 
-
-
-
-def test_access_log_reconciliation_counts_the_landed_lines():
-    import importlib.util
-
-    from churnlake.config import PROJECT_ROOT
-
-    spec = importlib.util.spec_from_file_location("ingest_logs", PROJECT_ROOT / "jobs/bronze/ingest_access_logs.py")
-    job = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(job)
-    job.reconcile_lines("web-access_logs-2026-11-27", 5, 4, 1)
-    with pytest.raises(RuntimeError, match=r"hold 5 lines, bronze got 3 and the quarantine 1 \(\+1 unaccounted\)"):
-        job.reconcile_lines("web-access_logs-2026-11-27", 5, 3, 1)
-    assert len(b"a\n\nb\r\nc".splitlines()) == 4  # blank lines count: the parser rejects them as "empty line"
+def test_only_readable_files_are_grouped():
+    reject = plan_crm_csv(HEADER.replace(",", ";").encode(), FIELDS)
+    with pytest.raises(ValueError, match="only a readable file has a read plan"):
+        group_by_plan([(reject, "file:///x.csv")])
+    assert group_by_plan([]) == []
