@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 from churnlake.demo import scale as scale_gen  # noqa: E402
 from churnlake.services.process import free_port  # noqa: E402
 
-STAGES = (("ingest", ("ingest_",)), ("validation", ("validate_",)), ("silver", ("silver_",)),
-          ("gold", ("gold_",)), ("features", ("materialize_", "feature")), ("training", ("train",)),
-          ("scoring", ("score",)), ("eda/monitoring", ("eda", "run_summary", "export")))
+STAGES = (("ingest", ("bronze_",)), ("validation", ("validate_",)), ("silver", ("silver_",)),
+          ("gold", ("gold_",)), ("features", ("features_",)), ("training", ("ml_train",)),
+          ("scoring", ("ml_score",)), ("eda/monitoring", ("eda_", "monitoring_")))
 HOURLY_JOBS = ([("jobs/bronze/ingest_crm.py", []), ("jobs/bronze/ingest_billing.py", ["--table", "invoices"]),
                 ("jobs/bronze/ingest_billing.py", ["--table", "payments"]), ("jobs/bronze/ingest_tickets.py", []),
                 ("jobs/bronze/ingest_access_logs.py", [])],
@@ -185,7 +185,7 @@ def run_hourly(env: dict[str, str], run_date: dt.date, sampler: RssSampler) -> t
     times = []
     for group in HOURLY_JOBS:
         for job, extra in group:
-            hour = ["--run-hour", "0"] if "bronze" in job else []
+            hour = ["--run-hour", "0"] if job.startswith("jobs/bronze/") else []
             cmd = [str(ROOT / "spark-submit.sh"), job, "--run-date", run_date.isoformat(), *extra, *hour]
             j0 = time.perf_counter()
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -207,21 +207,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--driver-memory", default="8g", help="engine (or classic driver) heap, at most 8g at L")
     p.add_argument("--classic", action="store_true", help="every job in its own driver JVM")
     p.add_argument("--skip-hourly", action="store_true")
+    p.add_argument("--hourly-only", action="store_true",
+                   help="only the hourly run, on the instance a previous full run left (its report is updated)")
     args = p.parse_args(argv)
 
     base = args.root / args.preset
     sources, run = base / "sources", base / ("run-classic" if args.classic else "run")
     manifest = generate(args.preset, sources, args.as_of, args.seed)
-    shutil.rmtree(run, ignore_errors=True)
-    run.mkdir(parents=True)
+    if args.hourly_only:
+        report = json.loads((run / "scale-report.json").read_text())
+    else:
+        shutil.rmtree(run, ignore_errors=True)
+        run.mkdir(parents=True)
+        # The log inbox is a copy of the generated files (the hourly step adds one more hour to it).
+        shutil.copytree(sources / "access_logs", run / "inbox" / "access_logs")
     env = {**os.environ, **instance_env(run, sources, classic=args.classic, driver_memory=args.driver_memory)}
     os.environ.update(env)
-    # The log inbox is a copy of the generated files (the hourly step adds one more hour to it).
-    shutil.copytree(sources / "access_logs", run / "inbox" / "access_logs")
-    report: dict = {"preset": args.preset, "as_of": args.as_of.isoformat(), "mode": "classic" if args.classic else "engine",
-                    "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                             text=True).stdout.strip(),
-                    "generated": manifest["artefacts"], "generate_seconds": manifest.get("seconds")}
+    if not args.hourly_only:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        report = {"preset": args.preset, "as_of": args.as_of.isoformat(), "mode": "classic" if args.classic else "engine",
+                  "commit": commit.stdout.strip(), "generated": manifest["artefacts"],
+                  "generate_seconds": manifest.get("seconds")}
     engine_pid = None
     if not args.classic:
         subprocess.run([str(ROOT / "engine.sh"), "start"], cwd=ROOT, env=env, check=True)
@@ -229,42 +235,54 @@ def main(argv: list[str] | None = None) -> int:
     sampler = RssSampler(engine_pid)
     sampler.start()
     try:
-        t0 = time.time()
-        w0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "churnlake.cli", "demo", "--run-date", args.as_of.isoformat(),
-                                 *(["--classic"] if args.classic else [])], cwd=ROOT, env=env)
-        sampler.root_pid = proc.pid
-        rc = proc.wait()
-        report["pipeline"] = {"exit": rc, "wall_s": round(time.perf_counter() - w0, 1),
-                              "stages": stage_table(job_records(run / "logs", t0))}
-        report["bytes"] = {layer: du(run / "lakehouse" / layer) for layer in ("bronze", "silver", "gold")}
-        report["bytes"]["sources"] = du(sources)
-        if rc == 0 and not args.skip_hourly:
-            path, lines = add_hour_of_logs(sources, run / "inbox" / "access_logs", args.as_of, args.seed, base / "hour")
-            from churnlake.cli import serve_demo_ticket_api
-            from churnlake.config import load_config
-            from churnlake.demo.ticket_api import shutdown
-            server, token, url = serve_demo_ticket_api(load_config())
-            hour_env = {**env, "CHURNLAKE__SOURCES__TICKETS__BASE_URL": url,
-                        load_config().tickets_token_env: token}
-            try:
-                t1 = time.time()
-                wall, times = run_hourly(hour_env, args.as_of + dt.timedelta(days=1), sampler)
-            finally:
-                shutdown(server)
-            full = sum(s["seconds"] for s in report["pipeline"]["stages"].values())
-            report["hourly"] = {"new_log_lines": lines, "wall_s": round(wall, 1), "jobs": times,
-                                "stages": stage_table(job_records(run / "logs", t1)),
-                                "share_of_full_pipeline": round(wall / report["pipeline"]["wall_s"], 3),
-                                "share_of_full_job_time": round(wall / full, 3) if full else None}
+        if not args.hourly_only:
+            run_full(report, args, env, run, sources, sampler)
+        if report["pipeline"]["exit"] == 0 and not args.skip_hourly:
+            report["hourly"] = hourly(report, args, env, run, sources, base, sampler)
     finally:
         sampler.stop_event.set()
-        report["peak_rss_bytes"] = {"engine": sampler.engine_peak(), "largest_client": sampler.client_peak}
+        rss = {"engine": sampler.engine_peak(), "largest_client": sampler.client_peak}
+        report.setdefault("peak_rss_bytes", {}).update({f"hourly_{k}" if args.hourly_only else k: v for k, v in rss.items()})
         if not args.classic:
             subprocess.run([str(ROOT / "engine.sh"), "stop"], cwd=ROOT, env=env)
         (run / "scale-report.json").write_text(json.dumps(report, indent=2) + "\n")
     print_report(report)
     return 0 if report["pipeline"]["exit"] == 0 else 1
+
+
+def run_full(report: dict, args: argparse.Namespace, env: dict, run: Path, sources: Path, sampler: RssSampler) -> None:
+    """The whole DAG for the as-of date (``python -m churnlake.cli demo``)."""
+    t0 = time.time()
+    w0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "churnlake.cli", "demo", "--run-date", args.as_of.isoformat(),
+                             *(["--classic"] if args.classic else [])], cwd=ROOT, env=env)
+    sampler.root_pid = proc.pid
+    rc = proc.wait()
+    report["pipeline"] = {"exit": rc, "wall_s": round(time.perf_counter() - w0, 1),
+                          "stages": stage_table(job_records(run / "logs", t0))}
+    report["bytes"] = {layer: du(run / "lakehouse" / layer) for layer in ("bronze", "silver", "gold")}
+    report["bytes"]["sources"] = du(sources)
+
+
+def hourly(report: dict, args: argparse.Namespace, env: dict, run: Path, sources: Path, base: Path,
+           sampler: RssSampler) -> dict:
+    """One hour of new logs, then the hourly path; its cost against the full pipeline's."""
+    path, lines = add_hour_of_logs(sources, run / "inbox" / "access_logs", args.as_of, args.seed, base / "hour")
+    from churnlake.cli import serve_demo_ticket_api
+    from churnlake.config import load_config
+    from churnlake.demo.ticket_api import shutdown
+    server, token, url = serve_demo_ticket_api(load_config())
+    hour_env = {**env, "CHURNLAKE__SOURCES__TICKETS__BASE_URL": url, load_config().tickets_token_env: token}
+    try:
+        t1 = time.time()
+        wall, times = run_hourly(hour_env, args.as_of + dt.timedelta(days=1), sampler)
+    finally:
+        shutdown(server)
+    full = sum(s["seconds"] for s in report["pipeline"]["stages"].values())
+    return {"new_log_lines": lines, "wall_s": round(wall, 1), "jobs": times,
+            "stages": stage_table(job_records(run / "logs", t1)),
+            "share_of_full_pipeline": round(wall / report["pipeline"]["wall_s"], 3),
+            "share_of_full_job_time": round(wall / full, 3) if full else None}
 
 
 def print_report(report: dict) -> None:
