@@ -53,6 +53,22 @@ def history(spark: SparkSession, uri: str, limit: int | None = None) -> DataFram
     return spark.sql(f"DESCRIBE HISTORY {_quoted(uri)}" + (f" LIMIT {int(limit)}" if limit else ""))
 
 
+def history_since(spark: SparkSession, uri: str, version: int, until: int | None = None) -> list[dict]:
+    """The commits of the Delta table at ``uri`` after ``version`` (and up to ``until``), oldest
+    first, each as a dict: ``version``, ``operation``, ``operationParameters``,
+    ``operationMetrics`` (both dicts of strings) and ``userMetadata``. ``DESCRIBE HISTORY``
+    only, so it works over Spark Connect."""
+    df = history(spark, uri).where(f"version > {int(version)}")
+    if until is not None:
+        df = df.where(f"version <= {int(until)}")
+    rows = df.select("version", "operation", "operationParameters", "operationMetrics", "userMetadata") \
+        .orderBy("version").collect()
+    return [{"version": int(r["version"]), "operation": r["operation"],
+             "operationParameters": dict(r["operationParameters"] or {}),
+             "operationMetrics": dict(r["operationMetrics"] or {}), "userMetadata": r["userMetadata"]}
+            for r in rows]
+
+
 def latest_version(spark: SparkSession, table: Table, cfg: Config) -> int:
     """The newest Delta version of ``table``."""
     return int(history(spark, table.uri(cfg), 1).select("version").first()[0])
@@ -176,6 +192,51 @@ def overwrite_table(df: DataFrame, table: Table, cfg: Config, *, metadata: str) 
         writer = writer.partitionBy(*table.partition_by)
     writer.save(table.uri(cfg))
     record_commit(table, cfg, metadata)
+
+
+#: The session setting Delta copies into a commit's ``userMetadata`` (SQL commands have no writer option).
+USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+def merge_into(source: DataFrame, table: Table, cfg: Config, *, on: str, clauses: str, metadata: str,
+               attempts: int = 5) -> dict[str, int]:
+    """``MERGE INTO`` ``table`` (alias ``t``) ``USING`` ``source`` (alias ``s``) ``ON`` ``on``
+    followed by the ``WHEN ...`` ``clauses``, as one commit carrying ``metadata``; returns the
+    commit's operation metrics as integers (``numTargetRowsInserted``, ``numTargetRowsUpdated``,
+    ``numTargetRowsDeleted``, ``numSourceRows``, ...).
+
+    Delta SQL, not the ``DeltaTable`` API, so it runs over Spark Connect; the source is a
+    temporary view of the session, dropped afterwards. A concurrent-commit conflict is retried
+    (a merge whose clauses only move rows towards the same end state is idempotent)."""
+    import uuid
+
+    spark = source.sparkSession
+    uri = table.uri(cfg)
+    view = f"_churnlake_merge_{uuid.uuid4().hex}"
+    before = latest_version(spark, table, cfg)
+    source.createOrReplaceTempView(view)
+    try:
+        for attempt in range(1, attempts + 1):
+            spark.conf.set(USER_METADATA_CONF, metadata)
+            try:
+                spark.sql(f"MERGE INTO {_quoted(uri)} AS t USING {view} AS s ON {on} {clauses}")
+                break
+            except Exception as exc:  # noqa: BLE001 - only Delta's concurrency conflicts are retried
+                if not is_conflict(exc) or attempt == attempts:
+                    raise
+                log.warning("%s: concurrent commit during MERGE (%s), retrying (%d/%d)", table.name,
+                            str(exc).split(":", 1)[0][:120], attempt, attempts)
+                time.sleep(0.5 * attempt)
+            finally:
+                spark.conf.unset(USER_METADATA_CONF)
+    finally:
+        spark.catalog.dropTempView(view)
+    merges = [c for c in history_since(spark, uri, before)
+              if c["operation"] == "MERGE" and c["userMetadata"] == metadata]
+    ensure_commit(spark, table, cfg, metadata=metadata, after_version=before)
+    record_commit(table, cfg, metadata)
+    metrics = merges[-1]["operationMetrics"] if merges else {}
+    return {k: int(v) for k, v in metrics.items() if str(v).lstrip("-").isdigit()}
 
 
 def create_if_missing(spark: SparkSession, table: Table, cfg: Config, schema) -> bool:

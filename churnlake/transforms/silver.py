@@ -190,7 +190,9 @@ def web_events(bronze: DataFrame, key: str) -> DataFrame:
     """Access-log events without personal data: the IP becomes a keyed pseudonym.
 
     The raw line, the IP, the referer (may carry query strings) and the text timestamp are
-    dropped; exact duplicate events (the same request logged twice) are removed.
+    dropped; exact duplicate events (the same request logged twice) are removed, keeping the
+    first seen (earliest ``_ingested_at``, then batch id): a deterministic choice, so an
+    incremental merge that keeps the row already in silver gives the same table as a rebuild.
     """
     events = bronze.select(
         F.col("event_time").cast("timestamp").alias("event_time"),
@@ -203,7 +205,10 @@ def web_events(bronze: DataFrame, key: str) -> DataFrame:
         F.col("user_agent"),
         "_ingested_at", "_batch_id",
     )
-    return events.dropDuplicates(list(WEB_EVENT_COLUMNS)).withColumn("event_date", F.to_date("event_time"))
+    first_seen = Window.partitionBy(*WEB_EVENT_COLUMNS).orderBy(F.col("_ingested_at").asc_nulls_last(),
+                                                                 F.col("_batch_id").asc_nulls_last())
+    return (events.withColumn("_rn", F.row_number().over(first_seen)).where("_rn = 1").drop("_rn")
+            .withColumn("event_date", F.to_date("event_time")))
 
 
 def history_versions(df: DataFrame, key: str, ts: str) -> DataFrame:

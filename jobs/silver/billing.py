@@ -4,7 +4,8 @@
 
 Bronze holds every extracted version of a record; silver keeps each distinct version once
 with its validity interval (``valid_from``, ``valid_to``, ``is_current``: the latest version
-wins as the current state, earlier ones serve point-in-time features; docs/silver.md).
+wins as the current state, earlier ones serve point-in-time features; docs/silver.md). A run
+recomputes only the versions of the records its new batches touch; ``--full-refresh`` rebuilds.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import argparse
 
 from churnlake.config import Config
 from churnlake.jobrun import JobResult, job_arg_parser, run_job, with_table_arg
-from churnlake.silver import build_silver
+from churnlake.silver import add_full_refresh_arg, build_silver
 from churnlake.spark import get_spark, stop
 from churnlake.tables import BILLING_TABLES, SILVER_INVOICES, SILVER_PAYMENTS
-from churnlake.transforms.silver import history_versions, type_invoices, type_payments
+from churnlake.transforms.silver import type_invoices, type_payments
 
 JOB = "silver_billing"
 TARGETS = {"invoices": (SILVER_INVOICES, type_invoices, "invoice_id"),
@@ -30,10 +31,12 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     try:
         return build_silver(spark, cfg, job=f"{JOB}_{args.table}", run_date=args.run_date,
                             bronze=BILLING_TABLES[args.table], silver=silver,
-                            prepare=lambda df: history_versions(prepare(df), key, "updated_at"), key=None)
+                            prepare=prepare, key=None, versions=(key, "updated_at"),
+                            full_refresh=getattr(args, "full_refresh", False))
     finally:
         stop(spark)
 
 
 if __name__ == "__main__":
-    run_job(JOB, main, with_table_arg(job_arg_parser(__doc__.splitlines()[0]), TARGETS, "billing table"))
+    run_job(JOB, main, add_full_refresh_arg(with_table_arg(job_arg_parser(__doc__.splitlines()[0]), TARGETS,
+                                                           "billing table")))

@@ -4,7 +4,8 @@
 
 Duplicates are resolved by "latest record wins" (latest ``_ingested_at``, then batch id);
 "No internet service" / "No phone service" become "No" (docs/silver.md). The table holds
-the current state and is rewritten as a whole; Delta keeps its history.
+the current state: a run merges the batches validated since the last build (a customer is
+updated when the new record is later, inserted when new); ``--full-refresh`` rebuilds it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import argparse
 
 from churnlake.config import Config
 from churnlake.jobrun import JobResult, job_arg_parser, run_job
-from churnlake.silver import build_silver
+from churnlake.silver import add_full_refresh_arg, build_silver
 from churnlake.spark import get_spark, stop
 from churnlake.tables import BRONZE_CRM_CUSTOMERS, SILVER_CUSTOMERS
 from churnlake.transforms.silver import standardise_service_flags, type_crm_customers
@@ -31,10 +32,11 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     spark = get_spark(JOB, cfg)
     try:
         return build_silver(spark, cfg, job=JOB, run_date=args.run_date, bronze=BRONZE_CRM_CUSTOMERS,
-                            silver=SILVER_CUSTOMERS, prepare=prepare, key="customer_id")
+                            silver=SILVER_CUSTOMERS, prepare=prepare, key="customer_id",
+                            full_refresh=getattr(args, "full_refresh", False))
     finally:
         stop(spark)
 
 
 if __name__ == "__main__":
-    run_job(JOB, main, job_arg_parser(__doc__.splitlines()[0]))
+    run_job(JOB, main, add_full_refresh_arg(job_arg_parser(__doc__.splitlines()[0])))

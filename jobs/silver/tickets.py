@@ -3,7 +3,8 @@
     ./spark-submit.sh jobs/silver/tickets.py --run-date 2026-11-27
 
 ``is_current`` marks each ticket's latest version; ``valid_from``/``valid_to`` let gold read
-a ticket as it was at any time (docs/silver.md).
+a ticket as it was at any time (docs/silver.md). A run recomputes only the versions of the
+tickets its new batches touch; ``--full-refresh`` rebuilds the table.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import argparse
 
 from churnlake.config import Config
 from churnlake.jobrun import JobResult, job_arg_parser, run_job
-from churnlake.silver import build_silver
+from churnlake.silver import add_full_refresh_arg, build_silver
 from churnlake.spark import get_spark, stop
 from churnlake.tables import BRONZE_SUPPORT_TICKETS, SILVER_TICKETS
-from churnlake.transforms.silver import history_versions, type_tickets
+from churnlake.transforms.silver import type_tickets
 
 JOB = "silver_tickets"
 
@@ -25,11 +26,11 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     spark = get_spark(JOB, cfg)
     try:
         return build_silver(spark, cfg, job=JOB, run_date=args.run_date, bronze=BRONZE_SUPPORT_TICKETS,
-                            silver=SILVER_TICKETS, key=None,
-                            prepare=lambda df: history_versions(type_tickets(df), "ticket_id", "updated_at"))
+                            silver=SILVER_TICKETS, prepare=type_tickets, key=None,
+                            versions=("ticket_id", "updated_at"), full_refresh=getattr(args, "full_refresh", False))
     finally:
         stop(spark)
 
 
 if __name__ == "__main__":
-    run_job(JOB, main, job_arg_parser(__doc__.splitlines()[0]))
+    run_job(JOB, main, add_full_refresh_arg(job_arg_parser(__doc__.splitlines()[0])))

@@ -3,7 +3,9 @@
     ./spark-submit.sh jobs/silver/web_events.py --run-date 2026-11-27
 
 Client IPs become keyed SHA-256 pseudonyms (key: ``privacy.pseudonym_key_env``); the raw
-line, IP and referer are not carried into silver; exact duplicate events are removed.
+line, IP and referer are not carried into silver; exact duplicate events are removed. A run
+inserts only the new batches' events not in silver yet (MERGE scoped to their event dates);
+``--full-refresh`` rebuilds the table.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import argparse
 
 from churnlake.config import Config
 from churnlake.jobrun import JobResult, job_arg_parser, run_job
-from churnlake.silver import build_silver, pseudonym_key
+from churnlake.silver import add_full_refresh_arg, build_silver, pseudonym_key
 from churnlake.spark import get_spark, stop
 from churnlake.tables import BRONZE_WEB_ACCESS_LOGS, SILVER_WEB_EVENTS
-from churnlake.transforms.silver import web_events
+from churnlake.transforms.silver import WEB_EVENT_COLUMNS, web_events
 
 JOB = "silver_web_events"
 
@@ -26,10 +28,11 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     spark = get_spark(JOB, cfg)
     try:
         return build_silver(spark, cfg, job=JOB, run_date=args.run_date, bronze=BRONZE_WEB_ACCESS_LOGS,
-                            silver=SILVER_WEB_EVENTS, prepare=lambda df: web_events(df, key), key=None)
+                            silver=SILVER_WEB_EVENTS, prepare=lambda df: web_events(df, key), key=None,
+                            distinct_on=WEB_EVENT_COLUMNS, full_refresh=getattr(args, "full_refresh", False))
     finally:
         stop(spark)
 
 
 if __name__ == "__main__":
-    run_job(JOB, main, job_arg_parser(__doc__.splitlines()[0]))
+    run_job(JOB, main, add_full_refresh_arg(job_arg_parser(__doc__.splitlines()[0])))
