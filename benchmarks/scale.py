@@ -166,27 +166,28 @@ def stage_table(records: list[dict]) -> dict[str, dict]:
     return stages
 
 
-def add_hour_of_logs(sources: Path, inbox: Path, as_of: dt.date, seed: int, tmp: Path) -> tuple[Path, int]:
-    """The first hour after the as-of day, from the same population: copied into the log inbox."""
+def add_hour_of_logs(sources: Path, inbox: Path, as_of: dt.date, seed: int, tmp: Path, hour: int) -> tuple[Path, int]:
+    """Hour ``hour`` of the day after the as-of day, from the same population: copied into the log inbox."""
     params = json.loads((sources / "manifest.json").read_text())["parameters"]
     table = scale_gen.load_telco_csv(ROOT / "data" / "telco_customer_churn.csv")
     nxt = as_of + dt.timedelta(days=1)
     pop = scale_gen.build_population(table, params["customers"], seed, as_of)
-    scale_gen.write_access_logs(tmp, pop, nxt, 1, seed, 0)
-    name = f"access-{nxt.isoformat()}-00.log"
+    if not (tmp / "access_logs" / f"access-{nxt.isoformat()}-23.log").is_file():
+        scale_gen.write_access_logs(tmp, pop, nxt, 1, seed, 0)
+    name = f"access-{nxt.isoformat()}-{hour:02d}.log"
     inbox.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(tmp / "access_logs" / name, inbox / name)
     return inbox / name, sum(1 for _ in open(inbox / name, "rb"))
 
 
-def run_hourly(env: dict[str, str], run_date: dt.date, sampler: RssSampler) -> tuple[float, list[tuple[str, float, int]]]:
+def run_hourly(env: dict[str, str], run_date: dt.date, hour: int, sampler: RssSampler) -> tuple[float, list[tuple[str, float, int]]]:
     """The hourly path as direct jobs (``./spark-submit.sh``): returns wall time and per-job times."""
     t0 = time.perf_counter()
     times = []
     for group in HOURLY_JOBS:
         for job, extra in group:
-            hour = ["--run-hour", "0"] if job.startswith("jobs/bronze/") else []
-            cmd = [str(ROOT / "spark-submit.sh"), job, "--run-date", run_date.isoformat(), *extra, *hour]
+            hourly_arg = ["--run-hour", str(hour)] if job.startswith("jobs/bronze/") else []
+            cmd = [str(ROOT / "spark-submit.sh"), job, "--run-date", run_date.isoformat(), *extra, *hourly_arg]
             j0 = time.perf_counter()
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             sampler.root_pid = proc.pid
@@ -209,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-hourly", action="store_true")
     p.add_argument("--hourly-only", action="store_true",
                    help="only the hourly run, on the instance a previous full run left (its report is updated)")
+    p.add_argument("--hour", type=int, default=0, help="which hour of the day after the as-of day arrives (default 0)")
     args = p.parse_args(argv)
 
     base = args.root / args.preset
@@ -238,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.hourly_only:
             run_full(report, args, env, run, sources, sampler)
         if report["pipeline"]["exit"] == 0 and not args.skip_hourly:
-            report["hourly"] = hourly(report, args, env, run, sources, base, sampler)
+            report.setdefault("hourly_runs", []).append(hourly(report, args, env, run, sources, base, sampler))
     finally:
         sampler.stop_event.set()
         rss = {"engine": sampler.engine_peak(), "largest_client": sampler.client_peak}
@@ -267,7 +269,8 @@ def run_full(report: dict, args: argparse.Namespace, env: dict, run: Path, sourc
 def hourly(report: dict, args: argparse.Namespace, env: dict, run: Path, sources: Path, base: Path,
            sampler: RssSampler) -> dict:
     """One hour of new logs, then the hourly path; its cost against the full pipeline's."""
-    path, lines = add_hour_of_logs(sources, run / "inbox" / "access_logs", args.as_of, args.seed, base / "hour")
+    path, lines = add_hour_of_logs(sources, run / "inbox" / "access_logs", args.as_of, args.seed, base / "hour",
+                                   args.hour)
     from churnlake.cli import serve_demo_ticket_api
     from churnlake.config import load_config
     from churnlake.demo.ticket_api import shutdown
@@ -275,12 +278,15 @@ def hourly(report: dict, args: argparse.Namespace, env: dict, run: Path, sources
     hour_env = {**env, "CHURNLAKE__SOURCES__TICKETS__BASE_URL": url, load_config().tickets_token_env: token}
     try:
         t1 = time.time()
-        wall, times = run_hourly(hour_env, args.as_of + dt.timedelta(days=1), sampler)
+        wall, times = run_hourly(hour_env, args.as_of + dt.timedelta(days=1), args.hour, sampler)
     finally:
         shutdown(server)
     full = sum(s["seconds"] for s in report["pipeline"]["stages"].values())
-    return {"new_log_lines": lines, "wall_s": round(wall, 1), "jobs": times,
-            "stages": stage_table(job_records(run / "logs", t1)),
+    records = job_records(run / "logs", t1)
+    modes = {" ".join([r["job"], r["args"].get("table", "")]).strip(): (r["details"] or {}).get("mode")
+             for r in records if r["job"].startswith("silver_")}
+    return {"silver_modes": modes, "hour": args.hour, "new_log_lines": lines, "wall_s": round(wall, 1), "jobs": times,
+            "stages": stage_table(records),
             "share_of_full_pipeline": round(wall / report["pipeline"]["wall_s"], 3),
             "share_of_full_job_time": round(wall / full, 3) if full else None}
 
@@ -303,12 +309,12 @@ def print_report(report: dict) -> None:
     print("\nbytes on disk: " + ", ".join(f"{k} {v / gb:.2f} GB" for k, v in b.items()))
     rss = report["peak_rss_bytes"]
     print("peak RSS: " + ", ".join(f"{k} {v / gb:.2f} GB" for k, v in rss.items() if v))
-    if "hourly" in report:
-        h = report["hourly"]
-        print(f"\nhourly run ({h['new_log_lines']:,} new log lines): {h['wall_s']:.0f} s = "
+    for h in report.get("hourly_runs", []):
+        print(f"\nhourly run, hour {h.get('hour', 0)} ({h['new_log_lines']:,} new log lines): {h['wall_s']:.0f} s = "
               f"{100 * h['share_of_full_pipeline']:.1f} % of the full pipeline's wall time")
         for job, secs, _ in h["jobs"]:
             print(f"- {job}: {secs:.1f} s")
+        print("silver modes: " + ", ".join(f"{k} {v}" for k, v in h.get("silver_modes", {}).items()))
 
 
 if __name__ == "__main__":
