@@ -232,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                   "generate_seconds": manifest.get("seconds")}
     engine_pid = None
     if not args.classic:
+        # An engine an interrupted run left behind serves other ports: stop it first.
+        subprocess.run([str(ROOT / "engine.sh"), "stop"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         subprocess.run([str(ROOT / "engine.sh"), "start"], cwd=ROOT, env=env, check=True)
         engine_pid = int((run / "state" / "engine" / "engine.pid").read_text().split()[0])
     sampler = RssSampler(engine_pid)
