@@ -138,6 +138,10 @@ def record_commit(table: Table, cfg: Config, metadata: str) -> None:
         log.warning("%s: committed, but its commit record could not be written: %s", table.name, exc)
 
 
+#: The session setting Delta copies into a commit's ``userMetadata`` (SQL commands have no writer option).
+USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+
+
 def ensure_commit(spark: SparkSession, table: Table, cfg: Config, *, metadata: str, after_version: int) -> bool:
     """Make sure a commit carrying ``metadata`` exists after ``after_version``; returns True when
     this call had to add one.
@@ -153,34 +157,39 @@ def ensure_commit(spark: SparkSession, table: Table, cfg: Config, *, metadata: s
     if any(r["userMetadata"] == metadata for r in newer):
         return False
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    key = "spark.databricks.delta.commitInfo.userMetadata"
-    spark.conf.set(key, metadata)
+    spark.conf.set(USER_METADATA_CONF, metadata)
     try:
         spark.sql(f"ALTER TABLE {_quoted(table.uri(cfg))} SET TBLPROPERTIES "
                   f"('churnlake.last_empty_write' = '{stamp}')")
     finally:
-        spark.conf.unset(key)
+        spark.conf.unset(USER_METADATA_CONF)
     log.info("%s: the write changed no file; recorded it with an empty commit (%s)", table.name, metadata)
     return True
 
 
-def _replace_with_retries(df: DataFrame, table: Table, cfg: Config, *, replace_where: str,
-                          metadata: str, attempts: int) -> None:
+def retry_conflicts(table: Table, what: str, attempts: int, write) -> None:
+    """Call ``write()``; on a Delta concurrent-commit conflict wait a little and call it again,
+    at most ``attempts`` times in all (any other error, or the last conflict, is raised)."""
     for attempt in range(1, attempts + 1):
-        writer = (df.write.format("delta").mode("overwrite")
-                  .option("replaceWhere", replace_where)
-                  .option("userMetadata", metadata))
-        if table.partition_by:
-            writer = writer.partitionBy(*table.partition_by)
         try:
-            writer.save(table.uri(cfg))
+            write()
             return
         except Exception as exc:  # noqa: BLE001 - only Delta's concurrency conflicts are retried
             if not is_conflict(exc) or attempt == attempts:
                 raise
-            log.warning("%s: concurrent commit (%s), retrying (%d/%d)", table.name,
+            log.warning("%s: concurrent commit during %s (%s), retrying (%d/%d)", table.name, what,
                         str(exc).split(":", 1)[0][:120], attempt, attempts)
             time.sleep(0.5 * attempt)
+
+
+def _replace_with_retries(df: DataFrame, table: Table, cfg: Config, *, replace_where: str,
+                          metadata: str, attempts: int) -> None:
+    writer = (df.write.format("delta").mode("overwrite")
+              .option("replaceWhere", replace_where)
+              .option("userMetadata", metadata))
+    if table.partition_by:
+        writer = writer.partitionBy(*table.partition_by)
+    retry_conflicts(table, "a write", attempts, lambda: writer.save(table.uri(cfg)))
 
 
 def overwrite_table(df: DataFrame, table: Table, cfg: Config, *, metadata: str) -> None:
@@ -192,10 +201,6 @@ def overwrite_table(df: DataFrame, table: Table, cfg: Config, *, metadata: str) 
         writer = writer.partitionBy(*table.partition_by)
     writer.save(table.uri(cfg))
     record_commit(table, cfg, metadata)
-
-
-#: The session setting Delta copies into a commit's ``userMetadata`` (SQL commands have no writer option).
-USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 
 
 def merge_into(source: DataFrame, table: Table, cfg: Config, *, on: str, clauses: str, metadata: str,
@@ -216,19 +221,14 @@ def merge_into(source: DataFrame, table: Table, cfg: Config, *, on: str, clauses
     before = latest_version(spark, table, cfg)
     source.createOrReplaceTempView(view)
     try:
-        for attempt in range(1, attempts + 1):
+        def merge() -> None:
             spark.conf.set(USER_METADATA_CONF, metadata)
             try:
                 spark.sql(f"MERGE INTO {_quoted(uri)} AS t USING {view} AS s ON {on} {clauses}")
-                break
-            except Exception as exc:  # noqa: BLE001 - only Delta's concurrency conflicts are retried
-                if not is_conflict(exc) or attempt == attempts:
-                    raise
-                log.warning("%s: concurrent commit during MERGE (%s), retrying (%d/%d)", table.name,
-                            str(exc).split(":", 1)[0][:120], attempt, attempts)
-                time.sleep(0.5 * attempt)
             finally:
                 spark.conf.unset(USER_METADATA_CONF)
+
+        retry_conflicts(table, "MERGE", attempts, merge)
     finally:
         spark.catalog.dropTempView(view)
     merges = [c for c in history_since(spark, uri, before)
