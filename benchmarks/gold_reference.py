@@ -74,31 +74,14 @@ if str(ROOT) not in sys.path:
 from churnlake.tables import (SILVER_CUSTOMERS, SILVER_INVOICES, SILVER_PAYMENTS,  # noqa: E402
                               SILVER_TICKETS, SILVER_WEB_EVENTS, Table)
 
-# Kept free of pyspark imports so that the DuckDB and pandas workers do not load it; the
-# feature lists are checked against churnlake.transforms.gold by the unit tests.
-CATEGORICAL_FEATURES = ("gender", "multiple_lines", "internet_service", "online_security",
-                        "online_backup", "device_protection", "tech_support", "streaming_tv",
-                        "streaming_movies", "contract", "payment_method")
-CRM_NUMERIC_FEATURES = ("senior_citizen", "partner", "dependents", "phone_service",
-                        "paperless_billing", "tenure_months", "monthly_charges", "total_charges",
-                        "avg_monthly_spend", "num_addon_services")
+# churnlake.features.columns imports no pyspark, so the DuckDB and pandas workers do not load it.
+from churnlake.features.columns import (ADDON_SERVICES, BILLING_FEATURES, CATEGORICAL_FEATURES,  # noqa: E402,F401
+                                       CRM_NUMERIC_FEATURES, NUMERIC_FEATURES, SESSION_GAP_MINUTES,
+                                       TICKET_FEATURES, WEB_FEATURES, ZERO_WHEN_ABSENT)
+
 CRM_FLAGS = CRM_NUMERIC_FEATURES[:5]
-BILLING_FEATURES = ("total_spend", "avg_invoice_amount", "spend_last_3m", "spend_prev_3m", "spend_trend",
-                    "payments_late", "payments_failed", "late_or_failed_6m", "late_or_failed_share",
-                    "days_since_last_payment")
-TICKET_FEATURES = ("tickets_total", "tickets_90d", "open_tickets", "cancellation_tickets_90d",
-                   "avg_resolution_hours", "avg_satisfaction", "days_since_last_ticket")
-WEB_FEATURES = ("events_28d", "sessions_28d", "sessions_per_week", "active_days_28d", "activity_frequency",
-                "cancel_page_views_28d", "days_since_last_activity")
-NUMERIC_FEATURES = CRM_NUMERIC_FEATURES + BILLING_FEATURES + TICKET_FEATURES + WEB_FEATURES + ("tenure_days",)
-ZERO_WHEN_ABSENT = ("total_spend", "spend_last_3m", "spend_prev_3m", "payments_late", "payments_failed",
-                    "late_or_failed_6m", "tickets_total", "tickets_90d", "open_tickets",
-                    "cancellation_tickets_90d", "events_28d", "sessions_28d", "sessions_per_week",
-                    "active_days_28d", "activity_frequency", "cancel_page_views_28d")
-ADDON_SERVICES = ("online_security", "online_backup", "device_protection", "tech_support",
-                  "streaming_tv", "streaming_movies")
 OUTPUT_COLUMNS = ("customer_id", *CATEGORICAL_FEATURES, *NUMERIC_FEATURES, "as_of_date")
-SESSION_GAP_SECONDS = 30 * 60
+SESSION_GAP_SECONDS = SESSION_GAP_MINUTES * 60
 #: Decimal places of the features gold.py rounds (F.round: HALF_UP on the double's decimal form).
 ROUND_SCALE = {"avg_monthly_spend": 4, "total_spend": 2, "avg_invoice_amount": 4, "spend_last_3m": 2,
                "spend_prev_3m": 2, "spend_trend": 4, "late_or_failed_share": 4, "avg_resolution_hours": 3,

@@ -14,29 +14,9 @@ from pyspark.sql import functions as F
 
 from churnlake.transforms.silver import as_of as version_as_of
 
-CATEGORICAL_FEATURES = ("gender", "multiple_lines", "internet_service", "online_security",
-                        "online_backup", "device_protection", "tech_support", "streaming_tv",
-                        "streaming_movies", "contract", "payment_method")
-CRM_NUMERIC_FEATURES = ("senior_citizen", "partner", "dependents", "phone_service",
-                        "paperless_billing", "tenure_months", "monthly_charges", "total_charges",
-                        "avg_monthly_spend", "num_addon_services")
-BILLING_FEATURES = ("total_spend", "avg_invoice_amount", "spend_last_3m", "spend_prev_3m", "spend_trend",
-                    "payments_late", "payments_failed", "late_or_failed_6m", "late_or_failed_share",
-                    "days_since_last_payment")
-TICKET_FEATURES = ("tickets_total", "tickets_90d", "open_tickets", "cancellation_tickets_90d",
-                   "avg_resolution_hours", "avg_satisfaction", "days_since_last_ticket")
-WEB_FEATURES = ("events_28d", "sessions_28d", "sessions_per_week", "active_days_28d", "activity_frequency",
-                "cancel_page_views_28d", "days_since_last_activity")
-DERIVED_FEATURES = ("tenure_days",)
-NUMERIC_FEATURES = CRM_NUMERIC_FEATURES + BILLING_FEATURES + TICKET_FEATURES + WEB_FEATURES + DERIVED_FEATURES
-# Counts are 0 for a customer without events; averages and recencies stay null (unknown).
-ZERO_WHEN_ABSENT = ("total_spend", "spend_last_3m", "spend_prev_3m", "payments_late", "payments_failed",
-                    "late_or_failed_6m", "tickets_total", "tickets_90d", "open_tickets",
-                    "cancellation_tickets_90d", "events_28d", "sessions_28d", "sessions_per_week",
-                    "active_days_28d", "activity_frequency", "cancel_page_views_28d")
-SESSION_GAP_MINUTES = 30
-ADDON_SERVICES = ("online_security", "online_backup", "device_protection", "tech_support",
-                  "streaming_tv", "streaming_movies")
+from churnlake.features.columns import (ADDON_SERVICES, BILLING_FEATURES, CATEGORICAL_FEATURES,  # noqa: F401
+                                       CRM_NUMERIC_FEATURES, DERIVED_FEATURES, NUMERIC_FEATURES,
+                                       SESSION_GAP_MINUTES, TICKET_FEATURES, WEB_FEATURES, ZERO_WHEN_ABSENT)
 
 
 def cutoff(as_of: dt.date) -> Column:
