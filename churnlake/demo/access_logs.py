@@ -66,14 +66,17 @@ USER_AGENTS = (
     "TelcoSelfCare/5.2.1 (Android 14; okhttp/4.12.0)",
     "TelcoSelfCare/5.2.1 (iOS 18.1; CFNetwork/1568)",
 )
-_UA_CUM = cumulative((30, 15, 5, 15, 15, 8, 7, 5))
+#: Relative share of customers using each of :data:`USER_AGENTS`.
+USER_AGENT_WEIGHTS = (30, 15, 5, 15, 15, 8, 7, 5)
+_UA_CUM = cumulative(USER_AGENT_WEIGHTS)
 HEALTHCHECK_UA = "kube-probe/1.31"
 CRAWLER_UA = "Mozilla/5.0 (compatible; TelcoSiteIndexer/1.0; +https://www.telco.example/bot)"
 #: Mean anonymous requests per hour.
 HEALTHCHECKS_PER_HOUR = 2.0
 CRAWLER_HITS_PER_HOUR = 0.3
 #: Relative session starts per UTC hour of day (evening peak).
-_HOUR_CUM = cumulative((1, 1, 1, 1, 1, 2, 3, 5, 7, 8, 8, 8, 9, 8, 7, 7, 8, 9, 10, 11, 10, 8, 5, 3))
+HOUR_WEIGHTS = (1, 1, 1, 1, 1, 2, 3, 5, 7, 8, 8, 8, 9, 8, 7, 7, 8, 9, 10, 11, 10, 8, 5, 3)
+_HOUR_CUM = cumulative(HOUR_WEIGHTS)
 _HOURS = tuple(range(24))
 #: Per-customer activity multiplier: log-normal, sd of log = 0.5, mean 1.
 ACTIVITY_SIGMA = 0.5

@@ -39,7 +39,7 @@ from churnlake.demo import GENERATOR_VERSION
 from churnlake.demo import access_logs as logs_mod
 from churnlake.demo import billing as billing_mod
 from churnlake.demo import tickets as tickets_mod
-from churnlake.demo._common import cutoff_for, month_index, parse_as_of, to_epoch
+from churnlake.demo._common import cutoff_for, day_start, month_index, month_start, parse_as_of, to_epoch
 from churnlake.demo.customers import PAYMENT_METHOD_CODES, SYNTHETIC_PREFIX, TelcoTable, load_telco_csv
 from churnlake.demo.profiles import (CHURNER, NON_CHURNER, P_RATED, PORTAL_PAGES,
                                      RECENT_EXTRA_CATEGORY_WEIGHTS, RECENT_MONTHS, TICKET_CATEGORIES)
@@ -177,7 +177,7 @@ def build_population(table: TelcoTable, n_customers: int, seed: int, as_of: date
     first_month = month_index(as_of) - tenure + 1
     first_day = np.array([_month_epoch(m) for m in range(int(first_month.min()), int(first_month.max()) + 1)])
     start = first_day[first_month - first_month.min()]
-    as_of_epoch = to_epoch(datetime(as_of.year, as_of.month, as_of.day))
+    as_of_epoch = to_epoch(day_start(as_of))
     new = tenure == 0
     start[new] = as_of_epoch - rng.integers(0, 14, int(new.sum())) * DAY
     return Population(ids=ids, template=template, tenure=tenure, monthly=monthly_t[template],
@@ -186,7 +186,7 @@ def build_population(table: TelcoTable, n_customers: int, seed: int, as_of: date
 
 
 def _month_epoch(index: int) -> int:
-    return to_epoch(datetime(index // 12, index % 12 + 1, 1))
+    return to_epoch(day_start(month_start(index)))
 
 
 def write_customers_csv(path: Path, table: TelcoTable, pop: Population) -> int:
@@ -338,9 +338,9 @@ def _tickets(pop: Population, as_of: date, seed: int) -> dict[str, np.ndarray]:
     category[extra] = _choice(rng, RECENT_EXTRA_CATEGORY_WEIGHTS, int(extra.sum()))
     category[~extra] = _group_choice(rng, churn[~extra], CHURNER.ticket_category_weights,
                                      NON_CHURNER.ticket_category_weights)
-    priority = _choice(rng, (0.35, 0.40, 0.20, 0.05), len(ci))
+    priority = _choice(rng, tickets_mod.PRIORITY_WEIGHTS, len(ci))
     priority[(category == TICKET_CATEGORIES.index("cancellation")) & (priority == 0)] = 1
-    channel = _choice(rng, (0.35, 0.25, 0.30, 0.10), len(ci))
+    channel = _choice(rng, tickets_mod.CHANNEL_WEIGHTS, len(ci))
     first_response = created + rng.integers(300, 8 * 3600, len(ci), endpoint=True)
     median = _by_group(churn, CHURNER.resolution_median_hours, NON_CHURNER.resolution_median_hours)
     resolved = first_response + (rng.lognormal(np.log(median), 1.0) * 3600).astype(np.int64)
@@ -408,7 +408,7 @@ def _web_profiles(pop: Population, seed: int) -> _WebProfiles:
     mult = rng.lognormal(-sigma ** 2 / 2, sigma, n)
     octets = [rng.integers(0, 256, n), rng.integers(0, 256, n), rng.integers(1, 255, n)]
     ip = _join_ints("10.", octets)
-    ua = _choice(rng, (30, 15, 5, 15, 15, 8, 7, 5), n)
+    ua = _choice(rng, logs_mod.USER_AGENT_WEIGHTS, n)
     rate = _by_group(pop.churn, CHURNER.sessions_per_week, NON_CHURNER.sessions_per_week) / 7.0 * mult
     return _WebProfiles(rate_per_day=rate, home_ip=ip, user_agent=ua)
 
@@ -471,7 +471,7 @@ def _day_lines(pop: Population, web: _WebProfiles, day_epoch: int, days_before: 
     lam = web.rate_per_day[active] * np.where(pop.churn[active], _decline(days_before), 1.0)
     per_customer = rng.poisson(lam)
     ci = np.repeat(active, per_customer)
-    hour = _choice(rng, (1, 1, 1, 1, 1, 2, 3, 5, 7, 8, 8, 8, 9, 8, 7, 7, 8, 9, 10, 11, 10, 8, 5, 3), len(ci))
+    hour = _choice(rng, logs_mod.HOUR_WEIGHTS, len(ci))
     start = day_epoch + hour * 3600 + rng.integers(0, 3600, len(ci))
     keep = start >= pop.start_epoch[ci]
     ci, start = ci[keep], start[keep]

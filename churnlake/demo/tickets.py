@@ -34,9 +34,11 @@ TICKET_FIELDS = ("ticket_id", "customer_id", "created_at", "updated_at", "resolv
                  "category", "priority", "status", "channel", "satisfaction")
 TICKET_STATUSES = ("open", "pending", "resolved", "closed")
 CHANNELS = ("phone", "email", "chat", "web")
-_CHANNEL_CUM = cumulative((0.35, 0.25, 0.30, 0.10))
+CHANNEL_WEIGHTS = (0.35, 0.25, 0.30, 0.10)
+_CHANNEL_CUM = cumulative(CHANNEL_WEIGHTS)
 PRIORITIES = ("low", "medium", "high", "urgent")
-_PRIORITY_CUM = cumulative((0.35, 0.40, 0.20, 0.05))
+PRIORITY_WEIGHTS = (0.35, 0.40, 0.20, 0.05)
+_PRIORITY_CUM = cumulative(PRIORITY_WEIGHTS)
 _RATINGS = (1, 2, 3, 4, 5)
 #: Hours from resolution to automatic closing.
 CLOSE_AFTER_HOURS = 72
