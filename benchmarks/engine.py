@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/engine.py [--run-date 2026-11-27] [--modes engine,classic]
                                           [--repeat-dates 4] [--candidates sk_logreg,mllib_logreg]
+                                          [--variant engine-c1=-XX:TieredStopAtLevel=1]
 
 For each mode, on a fresh lakehouse of its own (state, logs, reports, inbox under a temporary
 folder; the demo sources generated once and shared), the whole demo DAG for the same run
@@ -125,7 +126,11 @@ def main() -> int:
                         help="engine mode: N more demo runs of the following dates, RSS after each")
     parser.add_argument("--candidates", default=None, help="training candidates (default: the configured five)")
     parser.add_argument("--work", default=None, help="folder for the lakehouses (default: a new temp folder)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=JAVA_OPTIONS",
+                        help="an engine mode NAME (list it in --modes) whose engine runs with these JVM "
+                             "flags (engine.java_options), e.g. engine-c1=-XX:TieredStopAtLevel=1")
     args = parser.parse_args()
+    variants = dict(v.split("=", 1) for v in args.variant)
     work = Path(args.work or tempfile.mkdtemp(prefix="churnlake-enginebench-"))
     demo_dir = work / "demo"
     results: dict = {"run_date": args.run_date, "work": str(work), "modes": {}}
@@ -141,6 +146,8 @@ def main() -> int:
     for mode in args.modes.split(","):
         base = work / mode
         env = env_for(base, demo_dir, (free_port(), free_port()), args.candidates)
+        if mode in variants:
+            env["CHURNLAKE__ENGINE__JAVA_OPTIONS"] = variants[mode]
         classic = mode == "classic"
         print(f"== {mode}: demo {args.run_date} on {base}", flush=True)
         try:
@@ -168,6 +175,13 @@ def main() -> int:
         (work / "engine_benchmark.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     modes = results["modes"]
+    if len(modes) > 1:
+        names = list(modes)
+        print("\n| task | " + " | ".join(names) + " |\n| --- |" + " --- |" * len(names))
+        print("| whole demo (wall) | " + " | ".join(f"{modes[n]['wall_s']:.0f} s" for n in names) + " |")
+        print("| sum of task durations | " + " | ".join(f"{sum(modes[n]['tasks'].values()):.0f} s" for n in names) + " |")
+        for task in sorted(set().union(*(modes[n]["tasks"] for n in names))):
+            print(f"| {task} | " + " | ".join(f"{modes[n]['tasks'].get(task, 0):.1f} s" for n in names) + " |")
     if "engine" in modes and "classic" in modes:
         e, c = modes["engine"], modes["classic"]
         print("\n| measure | engine | classic | classic/engine |\n| --- | --- | --- | --- |")

@@ -9,6 +9,7 @@ appends one JSON line to ``logs/job_runs.jsonl`` (docs/monitoring.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -94,6 +95,34 @@ class JobResult:
     rows_in: int = 0
     rows_out: int = 0
     details: dict = field(default_factory=dict)
+
+
+class Sections:
+    """Wall seconds per named step of a job (``with sections("read"): ...``), logged and
+    reported in the job's details so a run record says where its time went."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._started = time.monotonic()
+
+    def __call__(self, name: str):
+        return self._timed(name)
+
+    @contextlib.contextmanager
+    def _timed(self, name: str):
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.monotonic() - start, 2)
+
+    def total(self) -> float:
+        """Seconds since the timer was made."""
+        return round(time.monotonic() - self._started, 1)
+
+    def summary(self) -> str:
+        """``"read 1.2 s, checks 3.4 s"`` in the order the steps ran."""
+        return ", ".join(f"{name} {secs:.1f} s" for name, secs in self.seconds.items())
 
 
 def commit_metadata(job: str, run_date: dt.date, **extra: object) -> str:

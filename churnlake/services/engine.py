@@ -13,8 +13,9 @@ One JVM started as Spark's ``HiveThriftServer2`` with the Spark Connect plugin:
 
 Settings: the ``engine`` section of conf/pipeline.yaml (``CHURNLAKE__ENGINE__*`` overrides):
 ``host``, ``connect_port``, ``thrift_port``, ``master`` (``local[*]``; ``spark://…`` runs the
-engine's executors on a standalone cluster, the driver here in client mode), ``driver_memory``
-and ``remote`` — where jobs go (:func:`resolve_remote`).
+engine's executors on a standalone cluster, the driver here in client mode), ``driver_memory``,
+``java_options`` (extra driver JVM flags, e.g. the JIT setting the tests use) and ``remote`` —
+where jobs go (:func:`resolve_remote`).
 
 Two server settings come from problems found running it (docs/serving_sql.md):
 
@@ -67,6 +68,7 @@ class EngineSettings:
     driver_memory: str = "4g"
     remote: str = "auto"
     start_timeout_s: float = 300.0
+    java_options: str = ""
 
     @classmethod
     def from_config(cls, cfg: Config) -> "EngineSettings":
@@ -81,6 +83,7 @@ class EngineSettings:
             driver_memory=str(raw.get("driver_memory") or defaults.driver_memory),
             remote="" if remote is None else str(remote),
             start_timeout_s=float(raw.get("start_timeout_s") or defaults.start_timeout_s),
+            java_options=str(raw.get("java_options") or ""),
         )
 
 
@@ -133,7 +136,8 @@ class Engine:
         self.master = master or self.settings.master
         self.driver_memory = driver_memory or self.settings.driver_memory
         self.extra_conf = dict(extra_conf or {})
-        self.driver_java_options = driver_java_options
+        # The configured JVM flags (engine.java_options), then the caller's.
+        self.driver_java_options = " ".join(o for o in (self.settings.java_options, driver_java_options) if o)
         self.detach = detach
         self.start_seconds: Optional[float] = None
         self._daemon = Daemon("engine", self.state_dir / "engine.pid", cfg.logs_dir / "engine.log",

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from churnlake.config import Config
 from churnlake.delta import create_if_missing, read_table, replace_rows, table_exists
-from churnlake.jobrun import commit_metadata
+from churnlake.jobrun import Sections, commit_metadata
 from churnlake.spark import cached
 from churnlake.tables import QUALITY_RESULTS, QUALITY_RUNS, Table, get_table, quarantine_table
 from churnlake.validation import store
@@ -51,6 +51,7 @@ class Outcome:
     rows_blocked: int
     results: list[CheckResult] = field(default_factory=list)
     report_dir: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def reference_keys(spark: SparkSession, suite: Suite, cfg: Config, run_date: dt.date) -> dict:
@@ -102,31 +103,37 @@ def count_disagreements(results, failing: dict[str, int]) -> list[str]:
 def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.date) -> Outcome:
     """Validate ``table``'s unvalidated batches up to ``run_date``; see the module doc."""
     started = time.monotonic()
+    step = Sections()
     suite = load_suite(suite_path(cfg.root_dir / "conf", table.name))
     run_id = store.run_id_for(table, run_date)
-    if not table_exists(spark, table, cfg):
-        raise FileNotFoundError(f"{table.name} has no data at {table.uri(cfg)}: ingest it first")
-    bronze = read_table(spark, table, cfg)
-    bronze_columns = list(bronze.columns)
-    batch_ids = store.batches_to_validate(spark, bronze, table, cfg, run_id, run_date)
+    with step("batches"):
+        if not table_exists(spark, table, cfg):
+            raise FileNotFoundError(f"{table.name} has no data at {table.uri(cfg)}: ingest it first")
+        bronze = read_table(spark, table, cfg)
+        bronze_columns = list(bronze.columns)
+        batch_ids = store.batches_to_validate(spark, bronze, table, cfg, run_id, run_date)
     log.info("%s: validating %d batch(es) up to %s", table.name, len(batch_ids), run_date)
-    batch = bronze.where(F.col("_batch_id").isin(batch_ids)) if batch_ids else bronze.limit(0)
-    df = cached(prepare(batch, suite, reference_keys(spark, suite, cfg, run_date)))
-    rows_in = df.count()
+    with step("prepare"):
+        batch = bronze.where(F.col("_batch_id").isin(batch_ids)) if batch_ids else bronze.limit(0)
+        df = cached(prepare(batch, suite, reference_keys(spark, suite, cfg, run_date)))
+        rows_in = df.count()
 
-    past = store.history(spark, table, cfg, run_id, run_date)
-    checks = list(suite.checks)
-    anomaly = suite.anomaly
-    extra = [row_count_check(anomaly.row_count, [h["rows_in"] for h in past])]
-    extra += null_share_checks(anomaly.null_share, [h["null_shares"] for h in past])
-    if rows_in:
-        extra += outlier_checks(df, list(anomaly.outliers.get("columns", [])), float(anomaly.outliers.get("k", 3.0))) \
-            if anomaly.outliers else []
-    checks += [c for c in extra if c is not None]
-    results = run_checks(df, checks, name=table.name.replace(".", "_")) if rows_in else _empty_results(checks)
+    with step("anomaly_checks"):
+        past = store.history(spark, table, cfg, run_id, run_date)
+        checks = list(suite.checks)
+        anomaly = suite.anomaly
+        extra = [row_count_check(anomaly.row_count, [h["rows_in"] for h in past])]
+        extra += null_share_checks(anomaly.null_share, [h["null_shares"] for h in past])
+        if rows_in:
+            extra += outlier_checks(df, list(anomaly.outliers.get("columns", [])),
+                                    float(anomaly.outliers.get("k", 3.0))) if anomaly.outliers else []
+        checks += [c for c in extra if c is not None]
+    with step("great_expectations"):
+        results = run_checks(df, checks, name=table.name.replace(".", "_")) if rows_in else _empty_results(checks)
 
     # Route failing rows; the Spark count of each quarantine check must equal GE's.
-    failing = count_failing(df, checks) if rows_in else {}
+    with step("quarantine_counts"):
+        failing = count_failing(df, checks) if rows_in else {}
     disagreements = count_disagreements(results, failing)
     if disagreements:
         # The report (GE's counts) and the quarantine (the predicate's rows) would differ.
@@ -134,44 +141,50 @@ def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.
                                  + ": the quarantine predicate does not match the expectation; nothing was written")
     validated_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
     tagged = df.withColumn(REASONS_COLUMN, quarantine_reasons(checks))
-    quarantined = cached(tagged.where(F.size(REASONS_COLUMN) > 0)
-                   .select(*bronze_columns, REASONS_COLUMN)
-                   .withColumn("_row_hash", store.row_hash(tagged, bronze_columns))
-                   .withColumn("_validation_run_id", F.lit(run_id))
-                   .withColumn("_validation_date", F.lit(run_date))
-                   .withColumn("_quarantined_at", F.lit(validated_at)))
-    rows_quarantined = quarantined.count()
-    results.append(quarantine_share_result(suite, rows_quarantined, rows_in))
-    status = status_of(results)
-    meta = commit_metadata(JOB, run_date, batch_id=run_id, table=table.name, status=status)
-    qtable = quarantine_table(table)
-    replace_rows(quarantined, qtable, cfg, replace_where=f"_validation_run_id = '{run_id}'", metadata=meta)
+    with step("quarantine_write"):
+        quarantined = cached(tagged.where(F.size(REASONS_COLUMN) > 0)
+                             .select(*bronze_columns, REASONS_COLUMN)
+                             .withColumn("_row_hash", store.row_hash(tagged, bronze_columns))
+                             .withColumn("_validation_run_id", F.lit(run_id))
+                             .withColumn("_validation_date", F.lit(run_date))
+                             .withColumn("_quarantined_at", F.lit(validated_at)))
+        rows_quarantined = quarantined.count()
+        results.append(quarantine_share_result(suite, rows_quarantined, rows_in))
+        status = status_of(results)
+        meta = commit_metadata(JOB, run_date, batch_id=run_id, table=table.name, status=status)
+        qtable = quarantine_table(table)
+        replace_rows(quarantined, qtable, cfg, replace_where=f"_validation_run_id = '{run_id}'", metadata=meta)
     rows_blocked = rows_in - rows_quarantined if status == "stopped" else 0
     rows_passed = rows_in - rows_quarantined - rows_blocked
 
     where = f"table_name = '{table.name}' AND run_id = '{run_id}'"
-    # Shared by every table's validation: created once, before any of them writes its rows.
-    create_if_missing(spark, QUALITY_RESULTS, cfg, store.RESULTS_SCHEMA)
-    create_if_missing(spark, QUALITY_RUNS, cfg, store.RUNS_SCHEMA)
-    replace_rows(spark.createDataFrame(store.result_rows(run_id, run_date, table, results, validated_at),
-                                            store.RESULTS_SCHEMA),
-                      QUALITY_RESULTS, cfg, replace_where=where, metadata=meta)
-    shares = null_shares(df, list(anomaly.null_share.get("columns", [])) if anomaly.null_share else [], rows_in)
-    failed = sum(1 for r in results if r.failed)
-    run_row = (run_id, run_date, table.name, batch_ids, status, rows_in, rows_passed, rows_quarantined,
-               rows_blocked, len(results), failed, shares, suite.path.split("/")[-1],
-               round(time.monotonic() - started, 1), validated_at)
-    # The run row is written last: its commit is what the Luigi target looks for.
-    replace_rows(spark.createDataFrame([run_row], store.RUNS_SCHEMA), QUALITY_RUNS, cfg,
-                      replace_where=where, metadata=meta)
+    with step("records"):
+        # Shared by every table's validation: created once, before any of them writes its rows.
+        create_if_missing(spark, QUALITY_RESULTS, cfg, store.RESULTS_SCHEMA)
+        create_if_missing(spark, QUALITY_RUNS, cfg, store.RUNS_SCHEMA)
+        replace_rows(spark.createDataFrame(store.result_rows(run_id, run_date, table, results, validated_at),
+                                           store.RESULTS_SCHEMA),
+                     QUALITY_RESULTS, cfg, replace_where=where, metadata=meta)
+        shares = null_shares(df, list(anomaly.null_share.get("columns", [])) if anomaly.null_share else [],
+                             rows_in)
+        failed = sum(1 for r in results if r.failed)
+        run_row = (run_id, run_date, table.name, batch_ids, status, rows_in, rows_passed, rows_quarantined,
+                   rows_blocked, len(results), failed, shares, suite.path.split("/")[-1],
+                   round(time.monotonic() - started, 1), validated_at)
+        # The run row is written last: its commit is what the Luigi target looks for.
+        replace_rows(spark.createDataFrame([run_row], store.RUNS_SCHEMA), QUALITY_RUNS, cfg,
+                     replace_where=where, metadata=meta)
     df.unpersist()
     quarantined.unpersist()
     outcome = Outcome(run_id=run_id, status=status, batch_ids=batch_ids, rows_in=rows_in,
                       rows_passed=rows_passed, rows_quarantined=rows_quarantined,
                       rows_blocked=rows_blocked, results=results)
-    outcome.report_dir = str(write_run_report(spark, cfg, run_date))
+    with step("report"):
+        outcome.report_dir = str(write_run_report(spark, cfg, run_date))
+    outcome.seconds = dict(step.seconds)
     log.info("%s: %s — %d rows: %d to silver, %d quarantined, %d blocked; report %s",
              table.name, status, rows_in, rows_passed, rows_quarantined, rows_blocked, outcome.report_dir)
+    log.info("%s: time by step: %s", table.name, step.summary())
     if status == "stopped":
         raise ValidationStopped(stop_message(table.name, results))
     return outcome

@@ -33,7 +33,8 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     return JobResult(rows_in=out.rows_in, rows_out=out.rows_passed,
                      details={"status": out.status, "batches": len(out.batch_ids),
                               "quarantined": out.rows_quarantined, "report": out.report_dir,
-                              "failed_checks": [r.check.id for r in out.results if r.failed]})
+                              "failed_checks": [r.check.id for r in out.results if r.failed],
+                              "seconds": out.seconds})
 
 
 if __name__ == "__main__":

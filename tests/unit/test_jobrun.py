@@ -3,7 +3,7 @@
 import socket
 import threading
 
-from churnlake.jobrun import _watch_engine
+from churnlake.jobrun import Sections, _watch_engine
 
 
 def _listener() -> socket.socket:
@@ -74,3 +74,20 @@ def test_a_job_stuck_on_a_lost_engine_fails_with_the_engine_named(tmp_path):
     assert job.returncode == 1
     failed = [line for line in err.splitlines() if "FAILED after" in line]
     assert failed and f"engine at {remote} does not answer" in failed[0] and "watchdog" in failed[0], err
+
+
+def test_sections_add_up_repeated_steps_in_the_order_they_ran():
+    step = Sections()
+    with step("read"):
+        pass
+    with step("write"):
+        pass
+    try:
+        with step("read"):
+            raise ValueError("boom")
+    except ValueError:
+        pass  # a failing step is still timed
+    assert list(step.seconds) == ["read", "write"]
+    assert all(v >= 0 for v in step.seconds.values())
+    assert step.summary().startswith("read ") and ", write " in step.summary()
+    assert step.total() >= 0

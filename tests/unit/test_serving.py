@@ -103,6 +103,15 @@ def test_engine_master_and_memory_come_from_the_config_or_the_caller(tmp_path, f
     assert (cmd[cmd.index("--master") + 1], cmd[cmd.index("--driver-memory") + 1]) == ("local[2]", "2g")
 
 
+def test_engine_jvm_flags_come_from_the_config_then_the_caller(tmp_path, fake_jars):
+    cfg = make_cfg(tmp_path, CHURNLAKE__ENGINE__JAVA_OPTIONS="-XX:TieredStopAtLevel=1")
+    cmd = engine_mod.Engine(cfg, driver_java_options="-Xss4m").command()
+    opts = cmd[cmd.index("--driver-java-options") + 1]
+    assert opts.endswith("-XX:TieredStopAtLevel=1 -Xss4m")
+    plain = engine_mod.Engine(make_cfg(tmp_path / "other")).command()
+    assert "Tiered" not in plain[plain.index("--driver-java-options") + 1]
+
+
 def test_engine_command_with_network_metastore_puts_the_client_on_the_class_path(tmp_path, fake_jars):
     cfg = make_cfg(tmp_path, CHURNLAKE__METASTORE__URL="jdbc:derby://127.0.0.1:1600/metastore_db;create=true")
     cmd = engine_mod.Engine(cfg, thrift_port=10001).command()
