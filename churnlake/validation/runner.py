@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from churnlake.validation.suites import (RESOLUTION_APPLIED, Check, Suite, failing_rows, outlier_check)
+from churnlake.validation.suites import (RESOLUTION_APPLIED, ROW_LEVEL, Check, Suite, failing_rows,
+                                         outlier_check)
 
 log = logging.getLogger(__name__)
 REASONS_COLUMN = "_quarantine_reasons"
@@ -128,8 +129,8 @@ def _exception_message(info) -> str | None:
     return None
 
 
-def run_checks(df: DataFrame, checks: list[Check], name: str = "batch") -> list[CheckResult]:
-    """Evaluate ``checks`` with Great Expectations on a Spark DataFrame."""
+def _ge_results(df: DataFrame, checks: list[Check], name: str, samples: int) -> list:
+    """Great Expectations' results of ``checks`` on ``df`` (``samples`` unexpected values each)."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -140,31 +141,73 @@ def run_checks(df: DataFrame, checks: list[Check], name: str = "batch") -> list[
     source = ctx.data_sources.add_or_update_spark(f"churnlake_{name}")
     batch_def = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
     suite = ctx.suites.add(gx.ExpectationSuite(name=f"{name}_{uuid.uuid4().hex[:8]}"))
-    by_id: dict[str, Check] = {}
     for check in checks:
         suite.add_expectation(to_expectation(check))
-        by_id[check.id] = check
     definition = ctx.validation_definitions.add(
         gx.ValidationDefinition(name=suite.name, data=batch_def, suite=suite))
     outcome = definition.run(batch_parameters={"dataframe": df},
-                             result_format={"result_format": "BASIC",
-                                            "partial_unexpected_count": 5})
-    results = []
-    for res in outcome.results:
-        check = by_id[res.expectation_config.meta["check_id"]]
-        error = _exception_message(res.exception_info)
-        r = res.result or {}
-        observed = r.get("observed_value")
-        results.append(CheckResult(
-            check=check, success=bool(res.success) and not error,
-            element_count=r.get("element_count"),
-            unexpected_count=r.get("unexpected_count"),
-            unexpected_percent=_number(r.get("unexpected_percent")),
-            sample_values=_sample(r.get("partial_unexpected_list")),
-            observed_value=None if observed is None else str(observed)[:500],
-            error=error))
-    order = {c.id: i for i, c in enumerate(checks)}
-    return sorted(results, key=lambda x: order[x.check.id])
+                             result_format={"result_format": "BASIC", "partial_unexpected_count": samples})
+    return list(outcome.results)
+
+
+def _result(check: Check, res) -> CheckResult:
+    error = _exception_message(res.exception_info)
+    r = res.result or {}
+    observed = r.get("observed_value")
+    return CheckResult(
+        check=check, success=bool(res.success) and not error,
+        element_count=r.get("element_count"),
+        unexpected_count=r.get("unexpected_count"),
+        unexpected_percent=_number(r.get("unexpected_percent")),
+        sample_values=_sample(r.get("partial_unexpected_list")),
+        observed_value=None if observed is None else str(observed)[:500],
+        error=error)
+
+
+def has_predicate(check: Check) -> bool:
+    """True when :func:`failing_rows` can select the check's unexpected rows (``mostly`` aside)."""
+    return check.expect in ROW_LEVEL and "column" in check.kwargs
+
+
+def unexpected_samples(df: DataFrame, checks: list[Check], per_check: int = 4 * MAX_SAMPLES) -> dict[str, list]:
+    """Up to ``per_check`` unexpected values of each check, in one Spark query (a union of one
+    small limited scan per check); checks without a row predicate are left out."""
+    parts = [df.where(failing_rows(c)).select(F.lit(c.id).alias("check"),
+                                              F.col(c.kwargs["column"]).cast("string").alias("value"))
+             .limit(per_check) for c in checks if has_predicate(c)]
+    if not parts:
+        return {}
+    query = parts[0]
+    for part in parts[1:]:
+        query = query.unionByName(part)
+    out: dict[str, list] = {}
+    for row in query.collect():
+        out.setdefault(row["check"], []).append(row["value"])
+    return out
+
+
+def run_checks(df: DataFrame, checks: list[Check], name: str = "batch") -> list[CheckResult]:
+    """Evaluate ``checks`` with Great Expectations on a Spark DataFrame.
+
+    Two passes keep the number of Spark jobs small: GE first evaluates every check without
+    sample values (its aggregate metrics are computed together); then sample values are fetched
+    only for the checks that found unexpected rows — in one query for those with a row
+    predicate, by GE again for the few without one (e.g. compound uniqueness). Asking GE for
+    samples of every check costs one scan of the batch per check, whether it failed or not.
+    """
+    by_id = {c.id: c for c in checks}
+    results = {res.expectation_config.meta["check_id"]: _result(by_id[res.expectation_config.meta["check_id"]], res)
+               for res in _ge_results(df, checks, name, samples=0)}
+    failed = [by_id[i] for i, r in results.items() if r.unexpected_count and not r.error]
+    samples = unexpected_samples(df, [c for c in failed if has_predicate(c)])
+    for check_id, values in samples.items():
+        results[check_id].sample_values = _sample(values)
+    others = [c for c in failed if not has_predicate(c)]
+    if others:
+        for res in _ge_results(df, others, f"{name}_samples", samples=MAX_SAMPLES):
+            check_id = res.expectation_config.meta["check_id"]
+            results[check_id].sample_values = _result(by_id[check_id], res).sample_values
+    return [results[c.id] for c in checks]
 
 
 def quarantine_reasons(checks: list[Check]) -> Column:

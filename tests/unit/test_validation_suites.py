@@ -92,7 +92,11 @@ def test_spark_predicates_count_what_great_expectations_counts(spark):
     for check_id, count in ours.items():
         assert ge[check_id].unexpected_count == count, check_id
     assert ge["id_unique"].unexpected_count == 2 and not ge["id_unique"].success
-    assert "b" in ge["id_unique"].sample_values
+    assert "b" in ge["id_unique"].sample_values  # no row predicate: GE's own samples (second pass)
+    # Samples of the checks with unexpected rows, from the one sample query; none for passing checks.
+    assert sorted(ge["n_range"].sample_values) == ["-3", "500"]
+    assert ge["c_set"].sample_values == ["zz"] and ge["id_present"].sample_values == ["null"]
+    assert ge["ids_mostly"].sample_values == ["null"]  # passed by `mostly`, its unexpected row still shown
     assert ge["ids_mostly"].success  # 4 of 5 ids present >= 50 %
     assert status_of(list(ge.values())) == "warned"
 
