@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,11 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cfg(session_dir: Path) -> Config:
     """Config whose lakehouse, state and logs live in a temporary folder."""
     return load_config(environ={k: v for k, v in {**os.environ, **lakehouse_env(session_dir)}.items()})
+
+
+# Python workers of the in-process session (mapInPandas scoring) run this interpreter (the
+# venv's pandas and scikit-learn), as spark-submit.sh and the engine arrange with PYSPARK_PYTHON.
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 
 @pytest.fixture(scope="session")

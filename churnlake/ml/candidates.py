@@ -1,10 +1,13 @@
 """Model candidates: scikit-learn and Spark MLlib, each with a small cross-validated search.
 
-Every candidate is tuned and fitted on the same training rows (the caller's stratified split)
-and returns a :class:`Fitted`: the best model, its parameters, its mean cross-validated ROC-AUC
-on the training rows and feature importances. The test rows never reach this module:
-candidates are chosen by their CV score, and the caller scores only the chosen one (and the
-current champion) on the test rows, once (docs/modeling.md).
+Every candidate is tuned and fitted on the training rows of the caller's stratified split and
+returns a :class:`Fitted`: the best model, its parameters, its mean cross-validated ROC-AUC on
+the rows it was fitted on and feature importances. MLlib candidates fit on the whole training
+split, a Spark DataFrame; scikit-learn candidates on a pandas frame, the stratified sample of
+the split capped at ``training.sklearn_max_rows`` (``churnlake.ml.splits.stratified_sample``).
+The test rows never reach this module: candidates are chosen by their CV score, and the
+caller scores only the chosen one (and the current champion) on the test rows, once, in Spark
+(``churnlake.ml.scoring``; docs/modeling.md).
 
 Class imbalance (26.5 % churners): class weights, not resampling — ``class_weight=
 "balanced"`` (logistic regression, random forest), balanced sample weights (gradient
@@ -16,12 +19,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+from pyspark.sql import DataFrame
 
-from churnlake.spark import cached
+from churnlake.ml.scoring import model_input
 
 log = logging.getLogger(__name__)
 LABEL = "churned"
@@ -93,6 +98,9 @@ def fit_sklearn(name: str, train: pd.DataFrame, categorical: list[str], numeric:
     not seen here: candidates are compared by their cross-validation score only."""
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
+    if not isinstance(train, pd.DataFrame):
+        raise TypeError(f"{name}: scikit-learn candidates fit on a pandas frame (the capped sample), "
+                        f"got {type(train).__name__}")
     features = categorical + numeric
     search = GridSearchCV(sklearn_pipeline(name, categorical, numeric, seed), SKLEARN_GRIDS[name],
                           scoring="roc_auc", cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
@@ -108,22 +116,6 @@ def fit_sklearn(name: str, train: pd.DataFrame, categorical: list[str], numeric:
     params = {k.removeprefix("model__"): v for k, v in search.best_params_.items()}
     return Fitted(name, "sklearn", best, params, float(search.best_score_),
                   pd.Series(raw, index=names).sort_values(ascending=False))
-
-
-def spark_frame(spark, frame: pd.DataFrame, categorical: list[str], numeric: list[str]):
-    """A Spark DataFrame of the training columns: categories as text, numbers as double."""
-    from pyspark.sql import types as T
-
-    schema = T.StructType(
-        [T.StructField(KEY, T.StringType())]
-        + [T.StructField(c, T.StringType()) for c in categorical]
-        + [T.StructField(c, T.DoubleType()) for c in numeric]
-        + ([T.StructField(LABEL, T.DoubleType())] if LABEL in frame.columns else []))
-    cols = [f.name for f in schema.fields]
-    rows = frame[cols].astype({c: "float64" for c in numeric + ([LABEL] if LABEL in frame.columns else [])})
-    records = [tuple(None if (isinstance(v, float) and np.isnan(v)) else v for v in r)
-               for r in rows.itertuples(index=False, name=None)]
-    return spark.createDataFrame(records, schema)
 
 
 def mllib_pipeline(name: str, categorical: list[str], numeric: list[str], seed: int):
@@ -153,27 +145,56 @@ def mllib_pipeline(name: str, categorical: list[str], numeric: list[str], seed: 
     return Pipeline(stages=stages)
 
 
-def constant_for_empty(frame: pd.DataFrame, numeric: list[str]) -> list[str]:
-    """Numeric columns with no value at all (MLlib's Imputer cannot take a median of nothing)."""
-    return [c for c in numeric if frame[c].isna().all()]
-
-
-def fit_mllib(spark, name: str, train: pd.DataFrame, categorical: list[str],
-              numeric: list[str], *, seed: int, folds: int) -> Fitted:
-    """CrossValidator over a small grid (ROC-AUC), best model refit on all training rows (the
-    test rows are not seen here)."""
-    from pyspark.ml.evaluation import BinaryClassificationEvaluator
-    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+def constant_for_empty(df: DataFrame, numeric: list[str]) -> list[str]:
+    """Numeric columns with no value at all (MLlib's Imputer cannot take a median of nothing):
+    one Spark aggregation of non-null counts."""
     from pyspark.sql import functions as F
 
+    if not numeric:
+        return []
+    counts = df.agg(*[F.count(F.col(c)).alias(c) for c in numeric]).first()
+    return [c for c in numeric if not counts[c]]
+
+
+def class_weights(df: DataFrame) -> tuple[float, float]:
+    """(w0, w1) = n / (2 n_class) from the class counts of ``df``: both classes weigh the same in
+    total (the Spark counterpart of :func:`balanced_weights`)."""
+    from pyspark.sql import functions as F
+
+    row = df.agg(F.count(F.lit(1)).alias("n"), F.sum(F.col(LABEL).cast("long")).alias("n1")).first()
+    n, n1 = int(row["n"]), int(row["n1"] or 0)
+    if n1 == 0 or n1 == n:
+        raise ValueError("the training rows hold a single class; cannot train a classifier")
+    return n / (2.0 * (n - n1)), n / (2.0 * n1)
+
+
+def mllib_training_frame(train: DataFrame, categorical: list[str], numeric: list[str],
+                         fill_zero: list[str], w0: float, w1: float) -> DataFrame:
+    """The MLlib training columns: key, categories as text, numbers as double (``fill_zero``
+    columns as 0), the label as double and the balanced ``weight``."""
+    from pyspark.sql import functions as F
+
+    rows = model_input(train.select(KEY, *categorical, *numeric, LABEL), categorical, numeric)
+    if fill_zero:
+        rows = rows.fillna({c: 0.0 for c in fill_zero})
+    return (rows.withColumn(LABEL, F.col(LABEL).cast("double"))
+            .withColumn("weight", F.when(F.col(LABEL) == 1, F.lit(w1)).otherwise(F.lit(w0))))
+
+
+def fit_mllib(spark, name: str, train: DataFrame, categorical: list[str],
+              numeric: list[str], *, seed: int, folds: int) -> Fitted:
+    """CrossValidator over a small grid (ROC-AUC) on all rows of the Spark DataFrame ``train``,
+    best model refit on all of them (the test rows are not seen here; nothing is collected)."""
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+
+    if isinstance(train, pd.DataFrame):
+        raise TypeError(f"{name}: MLlib candidates fit on a Spark DataFrame, got a pandas frame")
     empty = constant_for_empty(train, numeric)
     if empty:  # same treatment as sklearn's keep_empty_features: a constant 0 column
         log.warning("%s: no values at all in %s; used as constant 0", name, ", ".join(empty))
-        train = train.fillna({c: 0.0 for c in empty})  # the Imputer then learns 0 for them
-    weights = balanced_weights(train[LABEL].to_numpy())
-    w0, w1 = float(weights[train[LABEL].to_numpy() == 0][0]), float(weights[train[LABEL].to_numpy() == 1][0])
-    sdf = cached(spark_frame(spark, train, categorical, numeric).withColumn(
-        "weight", F.when(F.col(LABEL) == 1, F.lit(w1)).otherwise(F.lit(w0))))
+    w0, w1 = class_weights(train)
+    sdf = mllib_training_frame(train, categorical, numeric, empty, w0, w1)
     pipeline = mllib_pipeline(name, categorical, numeric, seed)
     est = pipeline.getStages()[-1]
     grid = ParamGridBuilder()
@@ -187,11 +208,9 @@ def fit_mllib(spark, name: str, train: pd.DataFrame, categorical: list[str],
     cv_model = cv.fit(sdf)
     best_i = int(np.argmax(cv_model.avgMetrics))
     best = cv_model.bestModel
-    sdf.unpersist()
     params = {p.name: v for p, v in maps[best_i].items()}
     return Fitted(name, "mllib", best, params, float(cv_model.avgMetrics[best_i]),
-                  mllib_importances(best, spark_frame(spark, train.head(5), categorical, numeric)),
-                  extra={"empty_columns": empty})
+                  mllib_importances(best, sdf.limit(5)), extra={"empty_columns": empty})
 
 
 def mllib_importances(model, sample) -> pd.Series:
@@ -216,25 +235,38 @@ def choose_by_cv(results: list[dict]) -> dict:
     return max(results, key=lambda r: r["cv_roc_auc"])
 
 
-def fit_candidate(name: str, spark, train: pd.DataFrame, categorical: list[str],
+def fit_candidate(name: str, spark, train: DataFrame | pd.DataFrame, categorical: list[str],
                   numeric: list[str], *, seed: int, folds: int) -> Fitted:
-    """Tune and fit one candidate on the training rows; it is ranked by ``cv_roc_auc``."""
+    """Tune and fit one candidate on the training rows; it is ranked by ``cv_roc_auc``.
+    ``train``: a pandas frame for scikit-learn candidates (the capped sample), the Spark
+    DataFrame of the training split for MLlib ones."""
     if name.startswith("sk_"):
         return fit_sklearn(name, train, categorical, numeric, seed=seed, folds=folds)
     return fit_mllib(spark, name, train, categorical, numeric, seed=seed, folds=folds)
 
 
-def scorer_for(flavor: str, model, spark, categorical: list[str], numeric: list[str]
-               ) -> Callable[[pd.DataFrame], np.ndarray]:
-    """A function rows -> churn probabilities for a loaded model of either library."""
-    if flavor == "sklearn":
-        return lambda frame: model.predict_proba(frame[categorical + numeric])[:, 1]
+def fit_all(names: list[str], fit: Callable[[str], Fitted], *, parallel: bool = True) -> dict[str, Fitted]:
+    """``fit(name)`` for every candidate, in two lanes side by side when ``parallel``.
 
-    def score(frame: pd.DataFrame) -> np.ndarray:
-        from pyspark.ml.functions import vector_to_array
+    scikit-learn candidates compute in this (the driver's) process, MLlib candidates on the
+    engine: run one after the other, each side idles while the other works. So the scikit-learn
+    lane and the MLlib lane run at the same time (each lane in the configured order); the
+    results are the same as fitting one after the other, since no candidate sees another.
+    The first error of either lane is raised once both lanes have stopped."""
+    lanes = [[n for n in names if n.startswith("sk_")], [n for n in names if not n.startswith("sk_")]]
+    lanes = [lane for lane in lanes if lane]
 
-        scored = model.transform(spark_frame(spark, frame, categorical, numeric)).select(
-            KEY, vector_to_array("probability")[1].alias("p")).toPandas().set_index(KEY)
-        return scored.loc[frame[KEY], "p"].to_numpy()
+    def run(lane: list[str]) -> dict[str, Fitted]:
+        return {name: fit(name) for name in lane}
 
-    return score
+    if not parallel or len(lanes) < 2:
+        done = {name: fitted for lane in lanes for name, fitted in run(lane).items()}
+    else:
+        with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="fit") as pool:
+            futures = [pool.submit(run, lane) for lane in lanes]
+            errors = [f.exception() for f in futures]
+            for error in errors:
+                if error is not None:
+                    raise error
+            done = {name: fitted for f in futures for name, fitted in f.result().items()}
+    return {name: done[name] for name in names}

@@ -17,9 +17,15 @@ from sklearn.metrics import (accuracy_score, average_precision_score, confusion_
                              precision_recall_curve, precision_score, recall_score, roc_auc_score, roc_curve)
 
 
+def contact_size(n: int, budget: float) -> int:
+    """How many of ``n`` scored customers the contact budget reaches: the top ``budget`` share,
+    at least one (batch scoring flags the same count in Spark)."""
+    return max(1, math.ceil(n * budget))
+
+
 def contact_list(proba: np.ndarray, budget: float) -> np.ndarray:
     """Indices of the top ``budget`` share by score (at least one; ties broken by position)."""
-    k = max(1, math.ceil(len(proba) * budget))
+    k = contact_size(len(proba), budget)
     return np.argsort(-np.asarray(proba), kind="mergesort")[:k]
 
 

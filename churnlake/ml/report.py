@@ -40,11 +40,14 @@ def champion_line(summary: dict) -> str:
 
 def markdown(summary: dict) -> str:
     """The report as Markdown. ``summary``: title, inputs, candidates (list of dicts with name,
-    library, params, cv_roc_auc, metrics, run_id), best, gate, plots (name -> file name)."""
+    library, params, cv_roc_auc, metrics, run_id), best, gate, plots (name -> file name) and
+    optionally fit_note (which rows each library fitted on: the scikit-learn sample)."""
     lines = [f"# {summary['title']}", ""]
     lines += [f"- {k}: `{v}`" for k, v in summary["inputs"].items()]
-    lines += ["", "## Candidates", "", SELECTION_NOTE, "",
-              "| candidate | library | CV ROC-AUC | " + " | ".join(f"test {c}" for c in COLUMNS) + " | best parameters |",
+    lines += ["", "## Candidates", "", SELECTION_NOTE, ""]
+    if summary.get("fit_note"):
+        lines += [summary["fit_note"], ""]
+    lines += ["| candidate | library | CV ROC-AUC | " + " | ".join(f"test {c}" for c in COLUMNS) + " | best parameters |",
               "| --- | --- | --- | " + " | ".join("---" for _ in COLUMNS) + " | --- |"]
     for c in summary["candidates"]:
         mark = " **(best)**" if c["name"] == summary["best"] else ""
@@ -77,6 +80,7 @@ def html_page(summary: dict, plot_dir: Path) -> str:
                     f"<figcaption>{html.escape(name)}</figcaption></figure>")
     inputs = "".join(f"<li>{html.escape(k)}: <code>{html.escape(str(v))}</code></li>"
                      for k, v in summary["inputs"].items())
+    fit_note = html.escape(summary.get("fit_note") or "")
     head = "".join(f"<th>{html.escape(h)}</th>" for h in ("candidate", "library", "CV ROC-AUC",
                                                           *(f"test {c}" for c in COLUMNS),
                                                           "best parameters"))
@@ -85,7 +89,7 @@ def html_page(summary: dict, plot_dir: Path) -> str:
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}
 figure{{display:inline-block;margin:1em}}code{{font-size:12px}}</style></head><body>
 <h1>{html.escape(summary['title'])}</h1><ul>{inputs}</ul>
-<h2>Candidates</h2><p>{html.escape(SELECTION_NOTE)}</p><table><tr>{head}</tr>{''.join(rows)}</table>
+<h2>Candidates</h2><p>{html.escape(SELECTION_NOTE)}</p><p>{fit_note}</p><table><tr>{head}</tr>{''.join(rows)}</table>
 <h2>Registry</h2><p>{html.escape(summary['gate'])}</p><p>{html.escape(champion_line(summary))}</p>
 <h2>Plots</h2>{''.join(imgs)}</body></html>"""
 

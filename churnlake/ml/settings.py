@@ -9,6 +9,7 @@ from churnlake.config import Config
 
 KNOWN_CANDIDATES = ("sk_logreg", "sk_random_forest", "sk_gradient_boosting", "mllib_logreg",
                     "mllib_random_forest")
+DEFAULT_SKLEARN_MAX_ROWS = 200_000
 METRICS = ("roc_auc", "pr_auc", "f1", "recall", "precision", "accuracy", "retained_revenue")
 
 
@@ -24,6 +25,11 @@ class TrainingSettings:
     models_dir: str
     seed: int
     test_size: float
+    # scikit-learn candidates fit on a stratified sample of at most this many training rows
+    # (None: all of them); MLlib candidates always fit on all training rows.
+    sklearn_max_rows: int | None = DEFAULT_SKLEARN_MAX_ROWS
+    # scikit-learn candidates (this process) fit while MLlib candidates fit on the engine.
+    parallel_fit: bool = True
 
     def feature_date(self, label_date: dt.date) -> dt.date:
         """The as-of date of the features that predict the label of ``label_date``."""
@@ -40,6 +46,10 @@ def training_settings(cfg: Config) -> TrainingSettings:
         save_rate = float(raw.get("save_rate", 0.30))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"training settings: a numeric value is malformed: {exc}") from None
+    sklearn_max_rows = sklearn_cap(raw.get("sklearn_max_rows", DEFAULT_SKLEARN_MAX_ROWS))
+    parallel_fit = raw.get("parallel_fit", True)
+    if not isinstance(parallel_fit, bool):
+        raise ValueError(f"training.parallel_fit must be true or false, got {parallel_fit!r}")
     candidates = tuple(raw.get("candidates") or KNOWN_CANDIDATES)
     unknown = [c for c in candidates if c not in KNOWN_CANDIDATES]
     if unknown:
@@ -54,4 +64,20 @@ def training_settings(cfg: Config) -> TrainingSettings:
         label_horizon_days=horizon, exclude_feature_tags=tuple(raw.get("exclude_feature_tags") or ()),
         candidates=candidates, cv_folds=folds, selection_metric=metric, contact_budget=budget,
         save_rate=save_rate, models_dir=str(raw.get("models_dir") or f"{cfg.lakehouse_root}/models"),
-        seed=cfg.seed, test_size=cfg.test_size)
+        seed=cfg.seed, test_size=cfg.test_size, sklearn_max_rows=sklearn_max_rows,
+        parallel_fit=parallel_fit)
+
+
+def sklearn_cap(value) -> int | None:
+    """``training.sklearn_max_rows``: a positive whole number, or null for no cap."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null", "none")):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"training.sklearn_max_rows must be a positive integer or null, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"training.sklearn_max_rows must be a positive integer or null, got {value!r}") from None
+    if number != int(number) or number < 1:
+        raise ValueError(f"training.sklearn_max_rows must be a positive integer or null, got {value!r}")
+    return int(number)

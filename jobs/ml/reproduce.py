@@ -4,7 +4,10 @@
 
 Reads the version's MLflow run: the Delta versions of gold.customer_features and
 gold.churn_labels, the label and feature dates, the feature list and the training set's
-SHA-256. Rebuilds the set through the feature store at exactly those versions and compares.
+SHA-256. Rebuilds the set through the feature store at exactly those versions and compares
+(the hash is computed in Spark, ``training_set_hash`` = ``spark-xxhash64-sum-v1``; a version
+recorded before that param existed is checked with its own, pandas, hash, which collects the
+set).
 Exit 0 when the hashes match; 1 with the reason when they do not or the versions are gone
 (VACUUM after the retention period: tag releases you must be able to rebuild, docs/versioning.md).
 """
@@ -23,7 +26,7 @@ from churnlake.config import load_config
 from churnlake.jobrun import log_failure, setup_logging
 from churnlake.ml.settings import training_settings
 from churnlake.ml.tracking import configure_mlflow
-from churnlake.ml.training_set import build_training_set
+from churnlake.ml.training_set import HASH_METHOD, LEGACY_HASH_METHOD, build_training_set, legacy_sha256
 from churnlake.spark import get_spark, stop
 
 JOB = "ml_reproduce"
@@ -40,7 +43,8 @@ def recorded_inputs(client: MlflowClient, name: str, version: str) -> dict[str, 
     if missing:
         raise ValueError(f"{name} version {version} (run {mv.run_id}) did not record {', '.join(missing)}; "
                          "it was trained before training sets were recorded")
-    return {k: params[k] for k in needed} | {"run_id": mv.run_id}
+    return ({k: params[k] for k in needed}
+            | {"run_id": mv.run_id, "training_set_hash": params.get("training_set_hash", LEGACY_HASH_METHOD)})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,18 +67,28 @@ def main(argv: list[str] | None = None) -> int:
                                 labels_version=int(inputs["labels_delta_version"]),
                                 features=inputs["features"].split(","),
                                 feature_date=dt.date.fromisoformat(inputs["feature_date"]))
+        method = inputs["training_set_hash"]
+        if method == LEGACY_HASH_METHOD:
+            log.info("%s version %s recorded the pandas hash of the collected set: rebuilding that one",
+                     name, args.model_version)
+            rebuilt = legacy_sha256(ts)
+        elif method == HASH_METHOD:
+            rebuilt = ts.sha256
+        else:
+            raise ValueError(f"{name} version {args.model_version} recorded training_set_hash={method!r}, "
+                             f"which this code cannot compute (it knows {HASH_METHOD}, {LEGACY_HASH_METHOD})")
     except Exception as exc:  # noqa: BLE001 - the command boundary
         log_failure(exc, time.monotonic() - started)
         return 1
     finally:
         if spark is not None:
             stop(spark)
-    same = ts.sha256 == inputs["training_set_sha256"]
+    same = rebuilt == inputs["training_set_sha256"]
     print(f"{name} version {args.model_version} (run {inputs['run_id']}): training set rebuilt from "
           f"gold.customer_features v{inputs['features_delta_version']} and gold.churn_labels "
           f"v{inputs['labels_delta_version']}, labels of {inputs['label_date']}, features as of "
-          f"{inputs['feature_date']}: {len(ts.frame)} rows")
-    print(f"recorded sha256 {inputs['training_set_sha256']}\nrebuilt  sha256 {ts.sha256}")
+          f"{inputs['feature_date']}: {ts.n_rows} rows")
+    print(f"recorded sha256 {inputs['training_set_sha256']}\nrebuilt  sha256 {rebuilt} ({method})")
     print("REPRODUCED: identical content" if same else "MISMATCH: the rebuilt training set differs")
     log.info("reproduce %s v%s: %s", name, args.model_version, "identical" if same else "MISMATCH")
     return 0 if same else 1

@@ -5,8 +5,11 @@
 Active customers are those labelled on the run date who have not churned. Their features come
 through the feature store (point-in-time, as of the end of the run date: the snapshot the
 online store serves too). The champion is resolved by alias once, so every row of a run
-carries the same model version. Writes ``gold.churn_predictions`` (partition ``as_of_date``,
-replaced by a rerun) with probability, rank, the contact-budget flag and the model version.
+carries the same model version. Scoring and ranking run in Spark — an MLlib champion as a
+``transform``, a scikit-learn one through ``mapInPandas`` with a self-contained function over
+the loaded pipeline (churnlake/ml/scoring.py) — and no customer row comes to the driver.
+Writes ``gold.churn_predictions`` (partition ``as_of_date``, replaced by a rerun) with
+probability, rank, the contact-budget flag and the model version.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import argparse
 import datetime as dt
 import logging
 
-import pandas as pd
 from mlflow.tracking import MlflowClient
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from churnlake.config import Config
@@ -24,9 +27,9 @@ from churnlake.delta import read_table, register_in_catalog, replace_rows
 from churnlake.features.offline import get_historical_features
 from churnlake.features.registry import load_registry
 from churnlake.jobrun import JobResult, commit_metadata, job_arg_parser, run_job
-from churnlake.ml.candidates import KEY, scorer_for
-from churnlake.ml.evaluation import contact_list
+from churnlake.ml.evaluation import contact_size
 from churnlake.ml.registry import CHAMPION, current_champion, load_model
+from churnlake.ml.scoring import KEY, PROBABILITY, score_frame
 from churnlake.ml.settings import training_settings
 from churnlake.ml.tracking import configure_mlflow
 from churnlake.ml.training_set import GROUP, split_features
@@ -38,13 +41,17 @@ JOB = "ml_score"
 log = logging.getLogger(JOB)
 
 
-def rank_scores(scores: pd.DataFrame, budget: float) -> pd.DataFrame:
-    """Add ``risk_rank`` (1 = highest probability; ties by customer id) and ``in_contact_budget``."""
-    out = scores.sort_values(["churn_probability", KEY], ascending=[False, True], kind="mergesort").reset_index(drop=True)
-    out["risk_rank"] = range(1, len(out) + 1)
-    top = set(contact_list(out["churn_probability"].to_numpy(), budget)) if len(out) else set()
-    out["in_contact_budget"] = [i in top for i in range(len(out))]
-    return out
+def rank_scores(scores: DataFrame, budget: float, n: int | None = None) -> DataFrame:
+    """Add ``risk_rank`` (1 = highest ``churn_probability``; ties by customer id ascending) and
+    ``in_contact_budget`` (rank <= max(1, ceil(n x budget)), the count
+    :func:`churnlake.ml.evaluation.contact_list` takes). ``n``: the number of rows, when known.
+
+    The rank is one ordered window over the narrow scored rows (id, probability, snapshot date):
+    Spark sorts them in one task of the engine, nothing is collected."""
+    n = scores.count() if n is None else n
+    order = Window.orderBy(F.col(PROBABILITY).desc_nulls_last(), F.col(KEY).asc())
+    return (scores.withColumn("risk_rank", F.row_number().over(order))
+            .withColumn("in_contact_budget", F.col("risk_rank") <= F.lit(contact_size(n, budget))))
 
 
 def main(args: argparse.Namespace, cfg: Config) -> JobResult:
@@ -66,20 +73,17 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
         event_ts = dt.datetime.combine(args.run_date + dt.timedelta(days=1), dt.time())
         entities = active.withColumn("event_timestamp", F.lit(event_ts).cast("timestamp"))
         joined, retrieval = get_historical_features(spark, cfg, entities, features=features)
-        frame = joined.toPandas()
-        if frame.empty:
+        counts = joined.agg(F.count(F.lit(1)).alias("n"), F.count("feature_snapshot_date").alias("present")).first()
+        if not counts["n"]:
             raise ValueError(f"no active customers labelled on {day} (gold.churn_labels)")
-        missing = frame["feature_snapshot_date"].isna()
-        if missing.any():
-            log.warning("%d active customers have no feature snapshot up to %s; not scored", int(missing.sum()), day)
-        frame = frame.loc[~missing]
+        present, missing = int(counts["present"]), int(counts["n"]) - int(counts["present"])
+        if missing:
+            log.warning("%d active customers have no feature snapshot up to %s; not scored", missing, day)
         cat, num = split_features(load_registry()[GROUP], features)
-        proba = scorer_for(flavor, model, spark, cat, num)(frame[[KEY, *features]])
-        scored = rank_scores(pd.DataFrame({KEY: frame[KEY].to_numpy(), "churn_probability": proba,
-                                           "feature_snapshot_date": frame["feature_snapshot_date"].to_numpy()}),
-                             settings.contact_budget)
+        scored = score_frame(flavor, model, joined.where(F.col("feature_snapshot_date").isNotNull()), cat, num,
+                             keep=[KEY, "feature_snapshot_date"])
         scored_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-        out = (spark.createDataFrame(scored)
+        out = (rank_scores(scored, settings.contact_budget, n=present)
                .withColumn("model_name", F.lit(cfg.registered_model))
                .withColumn("model_version", F.lit(str(champion.version)))
                .withColumn("model_run_id", F.lit(champion.run_id))
@@ -92,10 +96,15 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                      metadata=commit_metadata(JOB, args.run_date, model_version=str(champion.version),
                                               features_delta_version=retrieval.delta_version))
         register_in_catalog(spark, GOLD_CHURN_PREDICTIONS, cfg)
-        return JobResult(rows_in=len(frame) + int(missing.sum()), rows_out=len(scored),
+        # The summary from the partition just written (the scores are computed once, by the write).
+        written = (read_table(spark, GOLD_CHURN_PREDICTIONS, cfg)
+                   .where(F.col("as_of_date") == F.lit(day).cast("date"))
+                   .agg(F.count(F.lit(1)).alias("n"), F.avg(PROBABILITY).alias("mean"),
+                        F.count(F.when(F.col("in_contact_budget"), F.lit(1))).alias("contact")).first())
+        return JobResult(rows_in=int(counts["n"]), rows_out=int(written["n"]),
                          details={"model_version": str(champion.version), "flavor": flavor,
-                                  "in_contact_budget": int(scored["in_contact_budget"].sum()),
-                                  "mean_probability": round(float(scored["churn_probability"].mean()), 4)})
+                                  "in_contact_budget": int(written["contact"]),
+                                  "mean_probability": round(float(written["mean"] or 0.0), 4)})
     finally:
         stop(spark)
 

@@ -4,12 +4,16 @@
 
 The training set comes only through the feature store: the customers labelled on the run date,
 with their features as of the run date minus ``training.label_horizon_days`` (point-in-time).
-One stratified split (fixed seed); every configured candidate (scikit-learn logistic
-regression, random forest, gradient boosting; MLlib logistic regression, random forest) is a
-nested MLflow run with a cross-validated grid search, test metrics, plots, signature, input
-example and the exact inputs; the best one is registered as ``churn-model`` and the
-``champion`` alias moves only when it beats the current champion (docs/modeling.md). Writes
-versioned model files besides MLflow and the report reports/models/<run date>/.
+The set stays in Spark: one stratified split (seeded hash of the customer id); MLlib candidates
+(logistic regression, random forest) fit on the whole training split, scikit-learn candidates
+(logistic regression, random forest, gradient boosting) on a stratified sample of it capped at
+``training.sklearn_max_rows``, the only rows collected to the driver. Every candidate is a
+nested MLflow run with a cross-validated grid search, plots, signature, input example and the
+exact inputs; the best by CV is scored on the test rows in Spark (only customer id, label,
+probability and monthly charges come back for the metrics), registered as ``churn-model``,
+and the ``champion`` alias moves only when it beats the current champion re-scored on the same
+rows (docs/modeling.md). Writes versioned model files besides MLflow and the report
+reports/models/<run date>/.
 """
 
 from __future__ import annotations
@@ -26,16 +30,17 @@ import mlflow
 import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
-from sklearn.model_selection import train_test_split
 
 from churnlake.config import Config, code_version
 from churnlake.features.registry import load_registry
 from churnlake.jobrun import JobResult, job_arg_parser, run_job
 from churnlake.ml import evaluation
-from churnlake.ml.candidates import KEY, LABEL, Fitted, choose_by_cv, fit_candidate, scorer_for
+from churnlake.ml.candidates import KEY, LABEL, Fitted, choose_by_cv, fit_all, fit_candidate
 from churnlake.ml.registry import FLAVOR_TAG, gate, load_model, register
 from churnlake.ml.report import write_report
+from churnlake.ml.scoring import PROBABILITY, collect_sorted, model_input, score_frame
 from churnlake.ml.settings import TrainingSettings, training_settings
+from churnlake.ml.splits import Sample, Split, stratified_sample, stratified_split
 from churnlake.ml.tracking import JOB_TAG, RUN_DATE_TAG, configure_mlflow
 from churnlake.ml.training_set import GROUP, TrainingSet, build_training_set, split_features
 from churnlake.spark import get_spark, stop
@@ -45,17 +50,56 @@ JOB = "ml_train"
 log = logging.getLogger(JOB)
 
 
-def split(ts: TrainingSet, settings: TrainingSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified train/test split with the fixed seed (the same rows for every candidate)."""
-    if ts.frame[LABEL].nunique() < 2:
-        raise ValueError("the training set holds a single class; cannot train a classifier")
-    return train_test_split(ts.frame, test_size=settings.test_size, random_state=settings.seed,
-                            stratify=ts.frame[LABEL])
+CHARGES = "monthly_charges"
 
 
-def metrics_for(settings: TrainingSettings, test: pd.DataFrame, proba) -> dict[str, float]:
-    charges = test["monthly_charges"].to_numpy() if "monthly_charges" in test.columns else None
-    return evaluation.evaluate(test[LABEL].to_numpy(), proba, monthly_charges=charges,
+def split(ts: TrainingSet, settings: TrainingSettings) -> Split:
+    """Stratified train/test split with the fixed seed, in Spark (the same rows for every candidate)."""
+    return stratified_split(ts.frame, settings.test_size, settings.seed)
+
+
+def sklearn_sample(ts: TrainingSet, train, settings: TrainingSettings) -> tuple[pd.DataFrame, Sample]:
+    """The rows scikit-learn candidates fit on, collected: a stratified sample of the training
+    split capped at ``training.sklearn_max_rows`` (all of it when smaller), sorted by customer
+    id so the seeded CV folds do not depend on the partitioning."""
+    sample = stratified_sample(train, settings.sklearn_max_rows, settings.seed)
+    frame = collect_sorted(model_input(sample.frame, ts.categorical, ts.numeric))
+    frame[LABEL] = frame[LABEL].astype("int64")
+    return frame, sample
+
+
+def sampling_params(sample: Sample | None, settings: TrainingSettings) -> dict[str, str]:
+    """MLflow params (and report inputs) that say how many rows scikit-learn fitted on."""
+    cap = "none" if settings.sklearn_max_rows is None else str(settings.sklearn_max_rows)
+    if sample is None:
+        return {"sklearn_max_rows": cap, "sklearn_sample_rows": "none (no scikit-learn candidate)"}
+    return {"sklearn_max_rows": cap, "sklearn_sample_rows": str(sample.rows)}
+
+
+def sampling_note(sample: Sample | None, settings: TrainingSettings) -> str:
+    """One sentence for the report: which rows each library fitted on."""
+    cap = ("no cap" if settings.sklearn_max_rows is None
+           else f"cap training.sklearn_max_rows = {settings.sklearn_max_rows:,}")
+    if sample is None:
+        return "All candidates are MLlib: they fitted on every training row in Spark."
+    if sample.is_all:
+        return (f"scikit-learn candidates fitted on all {sample.rows:,} training rows ({cap}); MLlib candidates "
+                f"on the same {sample.of_rows:,} rows in Spark.")
+    return (f"scikit-learn candidates fitted on a stratified sample of {sample.rows:,} of the {sample.of_rows:,} "
+            f"training rows ({cap}); MLlib candidates on all {sample.of_rows:,} in Spark.")
+
+
+def score_test_rows(flavor: str, model, test, categorical: list[str], numeric: list[str]) -> pd.DataFrame:
+    """A model's churn probability for the test rows, computed in Spark; only what the metrics
+    need comes back (customer_id, churned, the probability, monthly_charges when present)."""
+    keep = [c for c in (KEY, LABEL, CHARGES) if c in test.columns]
+    return collect_sorted(score_frame(flavor, model, test, categorical, numeric, keep=keep))
+
+
+def metrics_for(settings: TrainingSettings, scores: pd.DataFrame) -> dict[str, float]:
+    """Test metrics from :func:`score_test_rows` rows."""
+    charges = scores[CHARGES].to_numpy() if CHARGES in scores.columns else None
+    return evaluation.evaluate(scores[LABEL].to_numpy(), scores[PROBABILITY].to_numpy(), monthly_charges=charges,
                                budget=settings.contact_budget, save_rate=settings.save_rate)
 
 
@@ -106,21 +150,23 @@ def own_types(model) -> list[str]:
     return sorted(set(needed) | {"numpy.dtype"})
 
 
-def log_candidate(fitted: Fitted, ts: TrainingSet, train: pd.DataFrame, test: pd.DataFrame,
-                  plot_dir: Path, model_uri: str, spark, cfg: Config) -> str:
-    """Inside the candidate's MLflow run: params, its CV score, importances, the model with
-    signature and example (from training rows). No test-set number: only the chosen candidate
-    is scored on the test rows (:func:`log_test_evaluation`). Returns the logged model's URI."""
+def log_candidate(fitted: Fitted, ts: TrainingSet, split_: Split, fit_rows: int, examples,
+                  plot_dir: Path, model_uri: str, cfg: Config) -> str:
+    """Inside the candidate's MLflow run: params (``fit_rows``: the rows it was fitted on), its CV
+    score, importances, the model with signature and example (``examples``: a few training
+    rows, a Spark DataFrame). No test-set number: only the chosen candidate is scored on the
+    test rows (:func:`log_test_evaluation`). Returns the logged model's URI."""
     mlflow.log_params({**{f"hp_{k}": v for k, v in fitted.params.items()}, "library": fitted.library,
-                       **ts.inputs(), "train_rows": len(train), "test_rows": len(test)})
+                       **ts.inputs(), "train_rows": split_.train_rows, "test_rows": split_.test_rows,
+                       "fit_rows": fit_rows})
     mlflow.log_metrics({"cv_roc_auc": fitted.cv_roc_auc})
     evaluation.plot_importance(fitted.importances, f"{fitted.name}: top features",
                                plot_dir / f"{fitted.name}_importance.png")
     mlflow.log_artifact(str(plot_dir / f"{fitted.name}_importance.png"), artifact_path="plots")
     mlflow.log_text(fitted.importances.to_csv(header=["importance"]), "feature_importance.csv")
-    example = train[ts.features].head(5)
-    proba = scorer_for(fitted.library, fitted.model, spark, ts.categorical, ts.numeric)(
-        train.head(5)[[KEY, *ts.features]])
+    example = collect_sorted(model_input(examples, ts.categorical, ts.numeric))[ts.features]
+    proba = collect_sorted(score_frame(fitted.library, fitted.model, examples, ts.categorical,
+                                       ts.numeric))[PROBABILITY].to_numpy()
     signature = infer_signature(example, proba)
     if fitted.library == "sklearn":
         info = mlflow.sklearn.log_model(fitted.model, name="model", signature=signature, input_example=example,
@@ -137,12 +183,12 @@ def log_candidate(fitted: Fitted, ts: TrainingSet, train: pd.DataFrame, test: pd
     return log_mllib_model(model_uri, signature, example, cfg)
 
 
-def log_test_evaluation(client: MlflowClient, fitted: Fitted, run_id: str, metrics: dict, proba,
-                        test: pd.DataFrame, plot_dir: Path) -> None:
+def log_test_evaluation(client: MlflowClient, fitted: Fitted, run_id: str, metrics: dict,
+                        scores: pd.DataFrame, plot_dir: Path) -> None:
     """The chosen candidate's one look at the test rows: metrics and plots on its own run."""
     for key, value in metrics.items():
         client.log_metric(run_id, f"test_{key}", value)
-    evaluation.plot_curves(test[LABEL].to_numpy(), {fitted.name: proba},
+    evaluation.plot_curves(scores[LABEL].to_numpy(), {fitted.name: scores[PROBABILITY].to_numpy()},
                            plot_dir / f"{fitted.name}_roc.png", plot_dir / f"{fitted.name}_pr.png")
     evaluation.plot_confusion(metrics, f"{fitted.name} (threshold 0.5)", plot_dir / f"{fitted.name}_confusion.png")
     for kind in ("roc", "pr", "confusion"):
@@ -155,9 +201,16 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     spark = get_spark(JOB, cfg)
     try:
         ts = build_training_set(spark, cfg, settings, run_date)
-        train, test = split(ts, settings)
-        log.info("training set: %d rows (%d churners), %d features as of %s for labels of %s; sha256 %s",
-                 len(ts.frame), int(ts.frame[LABEL].sum()), len(ts.features), ts.feature_date, run_date, ts.sha256)
+        parts = split(ts, settings)
+        log.info("training set: %d rows (%d churners), %d features as of %s for labels of %s; sha256 %s; "
+                 "split %d train / %d test", ts.n_rows, ts.n_churners, len(ts.features), ts.feature_date, run_date,
+                 ts.sha256, parts.train_rows, parts.test_rows)
+        sk_rows, sample = None, None
+        if any(name.startswith("sk_") for name in settings.candidates):
+            sk_rows, sample = sklearn_sample(ts, parts.train, settings)
+            log.info("scikit-learn candidates fit on %d of %d training rows (training.sklearn_max_rows %s)",
+                     sample.rows, sample.of_rows, settings.sklearn_max_rows)
+        examples = parts.train.orderBy(KEY).limit(5)
         exp_id = configure_mlflow(cfg)
         client = MlflowClient()
         results, fitted_by_name = [], {}
@@ -169,29 +222,37 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
             mlflow.log_params({**ts.inputs(), "candidates": ",".join(settings.candidates), "seed": settings.seed,
                                "test_size": settings.test_size, "cv_folds": settings.cv_folds,
                                "label_horizon_days": settings.label_horizon_days,
-                               "selection_metric": metric})
-            for name in settings.candidates:
+                               "selection_metric": metric, "train_rows": parts.train_rows,
+                               "test_rows": parts.test_rows, **sampling_params(sample, settings)})
+            def fit(name: str) -> Fitted:
                 log.info("candidate %s: grid search with %d-fold CV", name, settings.cv_folds)
-                fitted = fit_candidate(name, spark, train, ts.categorical, ts.numeric,
-                                       seed=settings.seed, folds=settings.cv_folds)
+                fitted = fit_candidate(name, spark, sk_rows if name.startswith("sk_") else parts.train,
+                                       ts.categorical, ts.numeric, seed=settings.seed, folds=settings.cv_folds)
+                log.info("candidate %s: fitted, cv_roc_auc %.4f", name, fitted.cv_roc_auc)
+                return fitted
+
+            # scikit-learn (this process) and MLlib (the engine) candidates fit side by side.
+            all_fitted = fit_all(list(settings.candidates), fit, parallel=settings.parallel_fit)
+            for name in settings.candidates:
+                fitted = all_fitted[name]
+                fit_rows = len(sk_rows) if name.startswith("sk_") else parts.train_rows
                 with mlflow.start_run(run_name=f"{name}-{run_date}", nested=True) as child:
                     model_uri = save_model_file(fitted, f"{settings.models_dir}/{cfg.registered_model}/"
                                                 f"{run_date}/{child.info.run_id}/{name}", cfg)
                     mlflow.set_tags({"churnlake.parent_job": JOB, RUN_DATE_TAG: run_date.isoformat(),
                                      "churnlake.code_version": code_version() or "unknown"})
-                    logged = log_candidate(fitted, ts, train, test, plot_dir, model_uri, spark, cfg)
+                    logged = log_candidate(fitted, ts, parts, fit_rows, examples, plot_dir, model_uri, cfg)
                 log.info("candidate %s: cv_roc_auc %.4f", name, fitted.cv_roc_auc)
                 fitted_by_name[name] = fitted
                 results.append({"name": name, "library": fitted.library, "params": fitted.params,
                                 "cv_roc_auc": fitted.cv_roc_auc, "metrics": {}, "run_id": child.info.run_id,
-                                "model_uri": logged})
+                                "model_uri": logged, "fit_rows": fit_rows})
             best = choose_by_cv(results)
             chosen = fitted_by_name[best["name"]]
-            # The test rows' one use for the candidates: the chosen model's evaluation.
-            test_proba = scorer_for(chosen.library, chosen.model, spark, ts.categorical, ts.numeric)(
-                test[[KEY, *ts.features]])
-            best["metrics"] = metrics_for(settings, test, test_proba)
-            log_test_evaluation(client, chosen, best["run_id"], best["metrics"], test_proba, test, plot_dir)
+            # The test rows' one use for the candidates: the chosen model's evaluation (in Spark).
+            scores = score_test_rows(chosen.library, chosen.model, parts.test, ts.categorical, ts.numeric)
+            best["metrics"] = metrics_for(settings, scores)
+            log_test_evaluation(client, chosen, best["run_id"], best["metrics"], scores, plot_dir)
             log.info("chosen by CV: %s (cv_roc_auc %.4f); test %s", best["name"], best["cv_roc_auc"],
                      {k: round(v, 4) for k, v in best["metrics"].items() if k in ("roc_auc", "pr_auc", "f1", "recall")})
             version = register(best["model_uri"], cfg.registered_model, best["library"],
@@ -202,8 +263,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                 params = client.get_run(champion.run_id).data.params
                 features = params["features"].split(",") if "features" in params else ts.features
                 cat, num = split_features(load_registry()[GROUP], features)
-                proba = scorer_for(flavor, model, spark, cat, num)(test[[KEY, *features]])
-                return metrics_for(settings, test, proba)[metric]
+                return metrics_for(settings, score_test_rows(flavor, model, parts.test, cat, num))[metric]
 
             decision = gate(client, cfg.registered_model, version, metric, best["metrics"][metric], score_champion)
             for key, value in decision.tags().items():
@@ -219,7 +279,10 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
             summary = {
                 "title": f"churn-model training {run_date}",
                 "inputs": {**ts.inputs(), "mlflow_parent_run": parent.info.run_id,
-                           "code_version": code_version() or "unknown", "selection_metric": metric},
+                           "code_version": code_version() or "unknown", "selection_metric": metric,
+                           "train_rows": parts.train_rows, "test_rows": parts.test_rows,
+                           **sampling_params(sample, settings)},
+                "fit_note": sampling_note(sample, settings),
                 "candidates": results, "best": best["name"], "selection": "cv_roc_auc",
                 "champion_score": decision.champion_score, "champion_before": decision.champion_before,
                 "gate": f"{best['name']} registered as {cfg.registered_model} version {version}. {decision.reason} "
@@ -235,7 +298,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
             mlflow.log_text(json.dumps(results, default=str, indent=1), "candidates.json")
         log.info("best %s (%s %.4f) registered as version %s; %s", best["name"], metric,
                  best["metrics"][metric], version, decision.reason)
-        return JobResult(rows_in=len(ts.frame), rows_out=len(results),
+        return JobResult(rows_in=ts.n_rows, rows_out=len(results),
                          details={"best": best["name"], f"test_{metric}": round(best["metrics"][metric], 4),
                                   "model_version": version, "promoted": decision.promoted,
                                   "report": str(paths["html"])})

@@ -1,6 +1,12 @@
-"""The champion gate against a real MLflow registry (SQLite backend, local artifacts)."""
+"""The champion gate against a real MLflow registry (SQLite backend, local artifacts).
+
+The champion is re-scored the way jobs/ml/train.py does it: loaded from the registry and scored
+in Spark (``mapInPandas`` over the loaded scikit-learn model), with only the key, the label and
+the probability collected for the metric.
+"""
 
 from __future__ import annotations
+
 
 import mlflow
 import numpy as np
@@ -11,6 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from churnlake.ml.registry import CHAMPION, DECISION_TAG, current_champion, gate, load_model, register
+from churnlake.ml.scoring import PROBABILITY, collect_sorted, score_frame
 
 pytestmark = pytest.mark.integration
 NAME = "gate-test-model"
@@ -57,27 +64,35 @@ def train_and_register(exp: str, features: list[str], seed: int, n: int = 400) -
     return register(info.model_uri, NAME, "sklearn", {}), score
 
 
-def rescore(client):
+def shared_test_rows(spark):
+    """The shared test rows as a Spark DataFrame (customer_id, a, b, c, churned)."""
     test_x, test_y = data(99)
+    frame = test_x.assign(customer_id=[f"t{i:03d}" for i in range(len(test_x))], churned=test_y)
+    return spark.createDataFrame(frame[["customer_id", "a", "b", "c", "churned"]])
+
+
+def rescore(client, spark):
+    rows = shared_test_rows(spark)
 
     def score(champion) -> float:
         flavor, model = load_model(client, NAME, champion)
         features = client.get_run(champion.run_id).data.params["features"].split(",")
         assert flavor == "sklearn"
-        return roc_auc_score(test_y, model.predict_proba(test_x[features])[:, 1])
+        scores = collect_sorted(score_frame(flavor, model, rows, [], features, keep=["customer_id", "churned"]))
+        return roc_auc_score(scores["churned"], scores[PROBABILITY])
 
     return score
 
 
-def test_gate_keeps_a_better_champion_and_promotes_a_better_challenger(registry):
+def test_gate_keeps_a_better_champion_and_promotes_a_better_challenger(registry, spark):
     client, exp = registry
     v1, good = train_and_register(exp, ["a"], seed=1)
-    first = gate(client, NAME, v1, "roc_auc", good, rescore(client))
+    first = gate(client, NAME, v1, "roc_auc", good, rescore(client, spark))
     assert first.promoted and str(current_champion(client, NAME).version) == v1
 
     v2, weak = train_and_register(exp, ["b"], seed=2)
     assert weak < good
-    kept = gate(client, NAME, v2, "roc_auc", weak, rescore(client))
+    kept = gate(client, NAME, v2, "roc_auc", weak, rescore(client, spark))
     assert not kept.promoted
     assert str(current_champion(client, NAME).version) == v1  # the better champion stays
     assert kept.champion_score == pytest.approx(good)
@@ -88,20 +103,20 @@ def test_gate_keeps_a_better_champion_and_promotes_a_better_challenger(registry)
     # A really better model (both informative features) against the champion, each with its real
     # score on the same test rows.
     v3, better = train_and_register(exp, ["a", "c"], seed=3)
-    v1_again = rescore(client)(client.get_model_version(NAME, v1))
+    v1_again = rescore(client, spark)(client.get_model_version(NAME, v1))
     assert v1_again == pytest.approx(good) and better > good
-    promoted = gate(client, NAME, v3, "roc_auc", better, rescore(client))
+    promoted = gate(client, NAME, v3, "roc_auc", better, rescore(client, spark))
     assert promoted.promoted and str(client.get_model_version_by_alias(NAME, CHAMPION).version) == v3
     assert promoted.champion_score == pytest.approx(good) and promoted.challenger_score == better
     assert f"beats champion version {v1}" in promoted.reason
 
 
-def test_a_champion_that_cannot_be_rescored_is_kept_and_an_operator_can_promote(registry):
+def test_a_champion_that_cannot_be_rescored_is_kept_and_an_operator_can_promote(registry, spark):
     from churnlake.ml.registry import OPERATOR_TAG, promote
 
     client, exp = registry
     v1, good = train_and_register(exp, ["a"], seed=1)
-    gate(client, NAME, v1, "roc_auc", good, rescore(client))
+    gate(client, NAME, v1, "roc_auc", good, rescore(client, spark))
     v2, challenger = train_and_register(exp, ["a"], seed=5, n=8000)
 
     def broken(champion):
@@ -123,3 +138,21 @@ def test_a_champion_that_cannot_be_rescored_is_kept_and_an_operator_can_promote(
     assert "reviewed the report" in tags["churnlake.gate.reason"]
     with pytest.raises(Exception, match="(?i)not found|does not exist|RESOURCE_DOES_NOT_EXIST"):
         promote(client, NAME, "999", "no such version", "ops@host")
+
+
+def test_a_champion_whose_features_are_gone_is_kept(registry, spark):
+    """Scoring in Spark fails on a column the test rows no longer have: the champion stays."""
+    client, exp = registry
+    v1, good = train_and_register(exp, ["a"], seed=1)
+    gate(client, NAME, v1, "roc_auc", good, rescore(client, spark))
+    v2, challenger = train_and_register(exp, ["a", "c"], seed=3)
+    rows = shared_test_rows(spark).drop("a")
+
+    def score(champion) -> float:
+        flavor, model = load_model(client, NAME, champion)
+        scores = collect_sorted(score_frame(flavor, model, rows, [], ["a"], keep=["customer_id", "churned"]))
+        return roc_auc_score(scores["churned"], scores[PROBABILITY])
+
+    decision = gate(client, NAME, v2, "roc_auc", challenger, score)
+    assert not decision.promoted and str(current_champion(client, NAME).version) == v1
+    assert "no column a" in decision.reason

@@ -33,6 +33,12 @@ FORBIDDEN_NAMES = {
     "pandas_udf": "a pandas UDF (express it with built-in functions)",
     "mapInPandas": "a pandas UDF", "applyInPandas": "a pandas UDF", "mapInArrow": "an Arrow UDF",
 }
+#: The one reviewed exception per (module, name): why it is safe on the engine.
+ALLOWED = {
+    ("churnlake/ml/scoring.py", "mapInPandas"):
+        "scores with a self-contained closure over the fitted scikit-learn model (numpy, pandas and "
+        "scikit-learn on the workers, no churnlake import; tests/unit/test_training_scale.py proves it)",
+}
 #: Dotted module paths whose import or use is JVM-only.
 FORBIDDEN_DOTTED = {
     ("delta", "tables"): "delta.tables (the DeltaTable API)",
@@ -92,7 +98,9 @@ def test_the_checker_finds_what_it_must():
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
 def test_no_jvm_only_api(path: Path):
-    uses = jvm_only_uses(path.read_text(encoding="utf-8"))
+    rel = str(path.relative_to(PROJECT_ROOT))
+    uses = [(n, what) for n, what in jvm_only_uses(path.read_text(encoding="utf-8"))
+            if (rel, what.split(":", 1)[0]) not in ALLOWED]
     assert not uses, (f"{path.relative_to(PROJECT_ROOT)} uses JVM-only APIs that fail on the engine "
                       "(Spark Connect): " + "; ".join(f"line {n}: {what}" for n, what in uses))
 
@@ -103,3 +111,10 @@ def test_caching_goes_through_the_session_factory(path: Path):
     lines = uncached_caches(path.read_text(encoding="utf-8"))
     assert not lines, (f"{path.relative_to(PROJECT_ROOT)} caches directly on line(s) {lines}: use "
                        "churnlake.spark.cached(df) so that churnlake.spark.stop releases it on the engine")
+
+
+def test_every_allowed_exception_is_still_used():
+    """An exception that no longer matches its module is stale and must go (or be re-reviewed)."""
+    for (rel, name) in ALLOWED:
+        uses = jvm_only_uses((PROJECT_ROOT / rel).read_text(encoding="utf-8"))
+        assert any(what.split(":", 1)[0] == name for _, what in uses), f"{rel} no longer uses {name}"

@@ -1,4 +1,5 @@
-"""Model metrics, the business metric, class weights, the ranking of scores and the training-set hash."""
+"""Model metrics, the business metric, class weights, the ranking of scores and the training-set hash
+(the Spark-side hash: tests/unit/test_training_scale.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from churnlake.features.registry import load_registry
 from churnlake.ml.candidates import balanced_weights, constant_for_empty
 from churnlake.ml.evaluation import business_metrics, contact_list, evaluate
-from churnlake.ml.training_set import content_hash, model_features
+from churnlake.ml.training_set import model_features, pandas_content_hash
 
 
 def test_metrics_on_a_hand_checked_example():
@@ -45,19 +46,21 @@ def test_balanced_weights_make_both_classes_weigh_the_same():
     assert w[y == 1].sum() == pytest.approx(w[y == 0].sum()) == pytest.approx(2.0)
 
 
-def test_all_empty_numeric_columns_are_found():
-    frame = pd.DataFrame({"a": [1.0, None], "b": [None, None]})
-    assert constant_for_empty(frame, ["a", "b"]) == ["b"]
+def test_all_empty_numeric_columns_are_found(spark):
+    frame = spark.createDataFrame([(1.0, None, 2), (None, None, None)], "a double, b double, c int")
+    assert constant_for_empty(frame, ["a", "b", "c"]) == ["b"]
+    assert constant_for_empty(frame, []) == []
 
 
-def test_content_hash_sees_any_change():
+def test_the_legacy_pandas_hash_sees_any_change():
+    """The hash of runs recorded before the Spark-side hash (reproduce.py still checks them)."""
     frame = pd.DataFrame({"customer_id": ["a", "b"], "x": [1.0, None], "churned": [0, 1]})
     same = frame.copy()
-    assert content_hash(frame) == content_hash(same)
+    assert pandas_content_hash(frame) == pandas_content_hash(same)
     changed = frame.copy()
     changed.loc[1, "x"] = 0.0
-    assert content_hash(changed) != content_hash(frame)
-    assert content_hash(frame.rename(columns={"x": "y"})) != content_hash(frame)
+    assert pandas_content_hash(changed) != pandas_content_hash(frame)
+    assert pandas_content_hash(frame.rename(columns={"x": "y"})) != pandas_content_hash(frame)
 
 
 def test_model_features_leave_out_the_excluded_tags():
