@@ -168,6 +168,17 @@ def class_weights(df: DataFrame) -> tuple[float, float]:
     return n / (2.0 * (n - n1)), n / (2.0 * n1)
 
 
+FOLD = "cv_fold"
+
+
+def cv_fold(seed: int, folds: int):
+    """The cross-validation fold of a row, 0 … folds-1, from a seeded hash of its customer id:
+    the same folds whatever the partitioning."""
+    from pyspark.sql import functions as F
+
+    return F.pmod(F.xxhash64(F.lit("churnlake-cv"), F.lit(seed), F.col(KEY)), F.lit(folds)).cast("int")
+
+
 def mllib_training_frame(train: DataFrame, categorical: list[str], numeric: list[str],
                          fill_zero: list[str], w0: float, w1: float) -> DataFrame:
     """The MLlib training columns: key, categories as text, numbers as double (``fill_zero``
@@ -203,9 +214,11 @@ def fit_mllib(spark, name: str, train: DataFrame, categorical: list[str],
     maps = grid.build()
     evaluator = BinaryClassificationEvaluator(labelCol=LABEL, rawPredictionCol="rawPrediction",
                                               metricName="areaUnderROC")
+    # Folds from a seeded hash of the customer id, not CrossValidator's rand(seed), whose draw
+    # depends on how the frame happens to be partitioned (local session vs engine, AQE).
     cv = CrossValidator(estimator=pipeline, estimatorParamMaps=maps, evaluator=evaluator, numFolds=folds,
-                        seed=seed, parallelism=2)
-    cv_model = cv.fit(sdf)
+                        seed=seed, parallelism=2, foldCol=FOLD)
+    cv_model = cv.fit(sdf.withColumn(FOLD, cv_fold(seed, folds)))
     best_i = int(np.argmax(cv_model.avgMetrics))
     best = cv_model.bestModel
     params = {p.name: v for p, v in maps[best_i].items()}
@@ -245,14 +258,28 @@ def fit_candidate(name: str, spark, train: DataFrame | pd.DataFrame, categorical
     return fit_mllib(spark, name, train, categorical, numeric, seed=seed, folds=folds)
 
 
-def fit_all(names: list[str], fit: Callable[[str], Fitted], *, parallel: bool = True) -> dict[str, Fitted]:
+def in_thread(spark, fn: Callable) -> Callable:
+    """``fn`` wrapped to run in another thread with this thread's Spark session: a Spark Connect
+    session is per thread (another thread has none active, and MLlib model attributes such as
+    ``coefficients`` then fail), a classic one needs its thread-local properties copied."""
+    from pyspark.sql import is_remote
+    from pyspark.util import inheritable_thread_target
+
+    if spark is None:
+        return fn
+    return inheritable_thread_target(spark)(fn) if is_remote() else inheritable_thread_target(fn)
+
+
+def fit_all(names: list[str], fit: Callable[[str], Fitted], *, parallel: bool = True,
+            spark=None) -> dict[str, Fitted]:
     """``fit(name)`` for every candidate, in two lanes side by side when ``parallel``.
 
     scikit-learn candidates compute in this (the driver's) process, MLlib candidates on the
     engine: run one after the other, each side idles while the other works. So the scikit-learn
     lane and the MLlib lane run at the same time (each lane in the configured order); the
     results are the same as fitting one after the other, since no candidate sees another.
-    The first error of either lane is raised once both lanes have stopped."""
+    The first error of either lane is raised once both lanes have stopped. ``spark``: the
+    job's session, made active in the lanes' threads (:func:`in_thread`)."""
     lanes = [[n for n in names if n.startswith("sk_")], [n for n in names if not n.startswith("sk_")]]
     lanes = [lane for lane in lanes if lane]
 
@@ -263,7 +290,7 @@ def fit_all(names: list[str], fit: Callable[[str], Fitted], *, parallel: bool = 
         done = {name: fitted for lane in lanes for name, fitted in run(lane).items()}
     else:
         with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="fit") as pool:
-            futures = [pool.submit(run, lane) for lane in lanes]
+            futures = [pool.submit(in_thread(spark, run), lane) for lane in lanes]
             errors = [f.exception() for f in futures]
             for error in errors:
                 if error is not None:

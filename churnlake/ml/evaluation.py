@@ -9,6 +9,7 @@ the expected value of a random contact list of the same size (``revenue_lift``).
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,8 @@ from sklearn.metrics import (accuracy_score, average_precision_score, confusion_
 def contact_size(n: int, budget: float) -> int:
     """How many of ``n`` scored customers the contact budget reaches: the top ``budget`` share,
     at least one (batch scoring flags the same count in Spark)."""
-    return max(1, math.ceil(n * budget))
+    # Exact decimal arithmetic: ceil(100 * 0.07) in floating point is 8, not 7.
+    return max(1, math.ceil(n * Fraction(str(budget))))
 
 
 def contact_list(proba: np.ndarray, budget: float) -> np.ndarray:

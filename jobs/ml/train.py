@@ -7,7 +7,8 @@ with their features as of the run date minus ``training.label_horizon_days`` (po
 The set stays in Spark: one stratified split (seeded hash of the customer id); MLlib candidates
 (logistic regression, random forest) fit on the whole training split, scikit-learn candidates
 (logistic regression, random forest, gradient boosting) on a stratified sample of it capped at
-``training.sklearn_max_rows``, the only rows collected to the driver. Every candidate is a
+``training.sklearn_max_rows`` (collected to the driver; so are the test rows' id, label,
+probability and monthly charges for the metrics, nothing else). Every candidate is a
 nested MLflow run with a cross-validated grid search, plots, signature, input example and the
 exact inputs; the best by CV is scored on the test rows in Spark (only customer id, label,
 probability and monthly charges come back for the metrics), registered as ``churn-model``,
@@ -232,7 +233,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                 return fitted
 
             # scikit-learn (this process) and MLlib (the engine) candidates fit side by side.
-            all_fitted = fit_all(list(settings.candidates), fit, parallel=settings.parallel_fit)
+            all_fitted = fit_all(list(settings.candidates), fit, parallel=settings.parallel_fit, spark=spark)
             for name in settings.candidates:
                 fitted = all_fitted[name]
                 fit_rows = len(sk_rows) if name.startswith("sk_") else parts.train_rows

@@ -9,7 +9,7 @@ import pytest
 
 from churnlake.features.registry import load_registry
 from churnlake.ml.candidates import balanced_weights, constant_for_empty
-from churnlake.ml.evaluation import business_metrics, contact_list, evaluate
+from churnlake.ml.evaluation import business_metrics, contact_list, contact_size, evaluate
 from churnlake.ml.training_set import model_features, pandas_content_hash
 
 
@@ -70,3 +70,9 @@ def test_model_features_leave_out_the_excluded_tags():
     assert web and not web & set(cat + num)
     assert "contract" in cat and "tenure_months" in num
     assert len(cat) + len(num) == len(group.features) - len(web)
+
+
+def test_the_contact_budget_is_counted_exactly():
+    # Floating point would give ceil(100 * 0.07) == 8 and ceil(3 * 0.1) == 1 only by luck.
+    assert [contact_size(n, b) for n, b in ((100, 0.07), (3, 0.1), (1000, 0.1), (5, 0.01), (1, 1.0))] == \
+        [7, 1, 100, 1, 1]

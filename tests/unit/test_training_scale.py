@@ -95,6 +95,21 @@ def test_the_split_is_stratified_and_disjoint(many):
     assert by_class[0] / 3000 == pytest.approx(0.2, abs=0.01)
 
 
+def test_cv_folds_come_from_the_customer_id_whatever_the_partitioning(many):
+    from pyspark.sql import functions as F
+
+    from churnlake.ml.candidates import FOLD, cv_fold
+
+    def folds(df, seed=42):
+        return {r["customer_id"]: r[FOLD] for r in df.select("customer_id", cv_fold(seed, 3).alias(FOLD)).collect()}
+
+    a, b = folds(many), folds(many.repartition(5))
+    assert a == b and set(a.values()) == {0, 1, 2}
+    sizes = many.groupBy(cv_fold(42, 3).alias(FOLD)).count().select(F.min("count"), F.max("count")).first()
+    assert sizes[0] > 0.9 * len(a) / 3 and sizes[1] < 1.1 * len(a) / 3
+    assert folds(many, seed=7) != a
+
+
 def test_a_single_class_cannot_be_split(spark):
     one_class = spark.createDataFrame([r[:4] + (0,) for r in rows(20)], SCHEMA)
     with pytest.raises(ValueError, match="single class"):
