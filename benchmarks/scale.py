@@ -186,7 +186,7 @@ def run_hourly(env: dict[str, str], run_date: dt.date, hour: int, sampler: RssSa
     times = []
     for group in HOURLY_JOBS:
         for job, extra in group:
-            hourly_arg = ["--run-hour", str(hour)] if job.startswith("jobs/bronze/") else []
+            hourly_arg = ["--run-hour", str(hour)] if job.startswith(("jobs/bronze/", "jobs/validation/")) else []
             cmd = [str(ROOT / "spark-submit.sh"), job, "--run-date", run_date.isoformat(), *extra, *hourly_arg]
             j0 = time.perf_counter()
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

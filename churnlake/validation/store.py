@@ -9,6 +9,7 @@ shares) that later runs use as history. ``quality.validation_results``: one row 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -58,9 +59,19 @@ RUNS_SCHEMA = T.StructType([
 PASSING = ("passed", "warned")
 
 
-def run_id_for(table: Table, run_date: dt.date) -> str:
-    """A validation run is identified by its table and run date (a rerun replaces it)."""
-    return f"{table.name.split('.', 1)[1]}-{run_date.isoformat()}"
+def run_id_for(table: Table, run_date: dt.date, run_hour: int | None = None) -> str:
+    """A validation run is identified by its table and run date, plus the hour of an hourly run
+    (``crm_customers-2026-11-27``, ``web_access_logs-2026-11-28T05``); a rerun replaces it."""
+    base = f"{table.name.split('.', 1)[1]}-{run_date.isoformat()}"
+    return base if run_hour is None else f"{base}T{int(run_hour):02d}"
+
+
+HOURLY_RUN_ID = "T[0-9]{2}$"
+
+
+def is_hourly(run_id: str) -> bool:
+    """True for the run id of an hourly validation run."""
+    return bool(re.search(HOURLY_RUN_ID, run_id))
 
 
 def result_rows(run_id: str, run_date: dt.date, table: Table, results: list[CheckResult],
@@ -95,12 +106,19 @@ def batches_to_validate(spark: SparkSession, bronze: DataFrame, table: Table, cf
 
 def history(spark: SparkSession, table: Table, cfg: Config, run_id: str, run_date: dt.date,
             limit: int = 30) -> list[dict]:
-    """Earlier runs of ``table`` before ``run_date`` (oldest first): row counts and null shares."""
+    """Earlier runs of ``table`` of the same kind (daily runs before ``run_date``; hourly runs
+    before this hour), oldest first: row counts and null shares. An hour's batch is compared
+    with earlier hours, a day's with earlier days, never one with the other."""
     earlier = earlier_runs(spark, table, cfg, run_id)
     if earlier is None:
         return []
-    rows = (earlier.where((F.col("run_date") < F.lit(run_date)) & (F.col("rows_in") > 0))
-            .orderBy(F.col("run_date").desc()).limit(limit).collect())
+    hourly = F.col("run_id").rlike(HOURLY_RUN_ID)
+    if is_hourly(run_id):  # run ids of one table sort by date, then hour
+        before = hourly & (F.col("run_id") < F.lit(run_id))
+    else:
+        before = ~hourly & (F.col("run_date") < F.lit(run_date))
+    rows = (earlier.where(before & (F.col("rows_in") > 0))
+            .orderBy(F.col("run_date").desc(), F.col("run_id").desc()).limit(limit).collect())
     return [{"rows_in": r["rows_in"], "null_shares": dict(r["null_shares"] or {})} for r in reversed(rows)]
 
 

@@ -100,12 +100,17 @@ def count_disagreements(results, failing: dict[str, int]) -> list[str]:
             if r.check.id in failing and r.unexpected_count is not None and failing[r.check.id] != r.unexpected_count]
 
 
-def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.date) -> Outcome:
-    """Validate ``table``'s unvalidated batches up to ``run_date``; see the module doc."""
+def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.date,
+                   run_hour: int | None = None) -> Outcome:
+    """Validate ``table``'s unvalidated batches up to ``run_date``; see the module doc.
+
+    With ``run_hour`` the run is an hourly one (its own run id): it covers the batches no
+    earlier run covered — the new hour's — instead of re-checking the whole day so far, and its
+    anomaly checks compare it with earlier hourly runs."""
     started = time.monotonic()
     step = Sections()
     suite = load_suite(suite_path(cfg.root_dir / "conf", table.name))
-    run_id = store.run_id_for(table, run_date)
+    run_id = store.run_id_for(table, run_date, run_hour)
     with step("batches"):
         if not table_exists(spark, table, cfg):
             raise FileNotFoundError(f"{table.name} has no data at {table.uri(cfg)}: ingest it first")

@@ -1,12 +1,14 @@
 """Validate the new batches of one bronze table before silver (Great Expectations).
 
     ./spark-submit.sh jobs/validation/validate_bronze.py --table crm_customers --run-date 2026-11-27
+    ./spark-submit.sh jobs/validation/validate_bronze.py --table web_access_logs --run-date 2026-11-28 --run-hour 5
 
 Checks every batch of the table up to the run date that no other run covered, against
 ``conf/expectations/<table>.yaml``. Rows failing a quarantine check go to
 ``quality.quarantine_<table>``; results go to ``quality.validation_results`` and
 ``quality.validation_runs``; the run date's report is rewritten under
-``<reports_dir>/quality/<run date>/``. A failed critical check exits non-zero with a
+``<reports_dir>/quality/<run date>/``. With ``--run-hour`` it is an hourly run of its own
+(run id ``<table>-<date>T<hour>``) that covers only the batches no earlier run covered. A failed critical check exits non-zero with a
 message naming the table, the check and the count (docs/validation.md).
 """
 
@@ -27,7 +29,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     """Validate one table for the run date."""
     spark = get_spark(f"{JOB}_{args.table}", cfg)
     try:
-        out = validate_table(spark, cfg, TABLES[args.table], args.run_date)
+        out = validate_table(spark, cfg, TABLES[args.table], args.run_date, args.run_hour)
     finally:
         stop(spark)
     return JobResult(rows_in=out.rows_in, rows_out=out.rows_passed,
@@ -38,4 +40,7 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
 
 
 if __name__ == "__main__":
-    run_job(JOB, main, with_table_arg(job_arg_parser(__doc__.splitlines()[0]), TABLES, "bronze table to validate"))
+    parser = with_table_arg(job_arg_parser(__doc__.splitlines()[0]), TABLES, "bronze table to validate")
+    parser.add_argument("--run-hour", type=int, default=None, choices=range(24), metavar="0..23",
+                        help="an hourly run: only the batches no earlier run covered; omit for the daily run")
+    run_job(JOB, main, parser)

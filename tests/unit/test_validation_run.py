@@ -224,3 +224,32 @@ def test_two_validations_started_together_on_an_empty_lakehouse_never_race(spark
     assert sorted(m.split()[1] for m in created) == ["quality.validation_results", "quality.validation_runs"]
     runs = read_table(spark, QUALITY_RUNS, lake).collect()
     assert sorted(r["table_name"] for r in runs) == ["bronze.billing_invoices", "bronze.crm_customers"]
+
+
+def test_hourly_runs_cover_only_the_new_hour_and_silver_sees_every_hour(spark, lake, tmp_path):
+    from churnlake.validation import store
+
+    for hour, lines in ((5, GOOD[:8]), (6, GOOD[8:14])):
+        path = tmp_path / f"h{hour}.csv"
+        path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
+        ingest_csv(spark, lake, path, f"crm-customers-2026-11-27T{hour:02d}")
+    first = validate_table(spark, lake, BRONZE_CRM_CUSTOMERS, DAY, run_hour=5)
+    # Both hours had arrived: the first hourly run takes both, the next one finds nothing left.
+    assert first.run_id == "crm_customers-2026-11-27T05" and first.rows_in == 14
+    path = tmp_path / "h7.csv"
+    path.write_text("\n".join([HEADER, *GOOD[14:20]]) + "\n", encoding="utf-8")
+    ingest_csv(spark, lake, path, "crm-customers-2026-11-27T07")
+    second = validate_table(spark, lake, BRONZE_CRM_CUSTOMERS, DAY, run_hour=7)
+    assert second.batch_ids == ["crm-customers-2026-11-27T07"] and second.rows_in == 6
+    # A rerun of the hour replaces its own record; the daily run then has nothing left to check.
+    assert validate_table(spark, lake, BRONZE_CRM_CUSTOMERS, DAY, run_hour=7).batch_ids == second.batch_ids
+    daily = validate_table(spark, lake, BRONZE_CRM_CUSTOMERS, DAY)
+    assert (daily.batch_ids, daily.rows_in) == ([], 0)
+    runs = read_table(spark, QUALITY_RUNS, lake).where(F.col("table_name") == BRONZE_CRM_CUSTOMERS.name)
+    assert sorted(r["run_id"] for r in runs.collect()) == [
+        "crm_customers-2026-11-27", "crm_customers-2026-11-27T05", "crm_customers-2026-11-27T07"]
+    assert validated_rows(spark, BRONZE_CRM_CUSTOMERS, lake, DAY).count() == 20
+    # History compares an hour with earlier hours only (the daily run is not one of them).
+    past = store.history(spark, BRONZE_CRM_CUSTOMERS, lake, "crm_customers-2026-11-28T00", DAY + dt.timedelta(days=1))
+    assert [h["rows_in"] for h in past] == [14, 6]
+    assert store.is_hourly("web_access_logs-2026-11-28T05") and not store.is_hourly("crm_customers-2026-11-27")
