@@ -27,6 +27,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 
 from churnlake.ml.scoring import model_input
+from churnlake.spark import cached
 
 log = logging.getLogger(__name__)
 LABEL = "churned"
@@ -205,7 +206,10 @@ def fit_mllib(spark, name: str, train: DataFrame, categorical: list[str],
     if empty:  # same treatment as sklearn's keep_empty_features: a constant 0 column
         log.warning("%s: no values at all in %s; used as constant 0", name, ", ".join(empty))
     w0, w1 = class_weights(train)
-    sdf = mllib_training_frame(train, categorical, numeric, empty, w0, w1)
+    # Cached: every fold and grid point (and each logistic-regression iteration) reads it again;
+    # uncached, each pass recomputed the split and the feature-store join beneath it.
+    sdf = cached(mllib_training_frame(train, categorical, numeric, empty, w0, w1)
+                 .withColumn(FOLD, cv_fold(seed, folds)))
     pipeline = mllib_pipeline(name, categorical, numeric, seed)
     est = pipeline.getStages()[-1]
     grid = ParamGridBuilder()
@@ -218,12 +222,14 @@ def fit_mllib(spark, name: str, train: DataFrame, categorical: list[str],
     # depends on how the frame happens to be partitioned (local session vs engine, AQE).
     cv = CrossValidator(estimator=pipeline, estimatorParamMaps=maps, evaluator=evaluator, numFolds=folds,
                         seed=seed, parallelism=2, foldCol=FOLD)
-    cv_model = cv.fit(sdf.withColumn(FOLD, cv_fold(seed, folds)))
+    cv_model = cv.fit(sdf)
     best_i = int(np.argmax(cv_model.avgMetrics))
     best = cv_model.bestModel
     params = {p.name: v for p, v in maps[best_i].items()}
-    return Fitted(name, "mllib", best, params, float(cv_model.avgMetrics[best_i]),
-                  mllib_importances(best, sdf.limit(5)), extra={"empty_columns": empty})
+    importances = mllib_importances(best, sdf.limit(5))
+    sdf.unpersist()
+    return Fitted(name, "mllib", best, params, float(cv_model.avgMetrics[best_i]), importances,
+                  extra={"empty_columns": empty})
 
 
 def mllib_importances(model, sample) -> pd.Series:

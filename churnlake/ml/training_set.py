@@ -150,11 +150,15 @@ def build_training_set(spark: SparkSession, cfg: Config, settings: TrainingSetti
     has_features = F.col("feature_snapshot_date").isNotNull()
     stale = has_features & (F.col("feature_snapshot_date") != F.lit(feature_date.isoformat()).cast("date"))
     stats = rows.agg(
-        F.count(F.lit(1)).alias("n"), F.count("feature_snapshot_date").alias("with_features"),
+        F.count(F.lit(1)).alias("n"), F.countDistinct(KEY).alias("customers"),
+        F.count("feature_snapshot_date").alias("with_features"),
         F.count(F.when(stale, F.lit(1))).alias("stale"),
         F.sum(F.when(has_features, F.col(LABEL).cast("long"))).alias("churners")).first()
     if not stats["n"]:
         raise ValueError(f"gold.churn_labels (version {labels_version}) holds no labels for {label_date}")
+    if stats["customers"] != stats["n"]:  # the split is per class: a customer twice could land on both sides
+        raise ValueError(f"gold.churn_labels (version {labels_version}) holds {int(stats['n']) - int(stats['customers'])} "
+                         f"duplicate customer rows for {label_date}: one label per customer and date expected")
     missing = int(stats["n"]) - int(stats["with_features"])
     if stats["stale"]:
         log.warning("%d rows got features from a snapshot before %s (no snapshot of that date)",
