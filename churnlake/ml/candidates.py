@@ -18,6 +18,7 @@ balanced weights put it near the recall/precision trade-off the problem formulat
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
@@ -170,6 +171,15 @@ def class_weights(df: DataFrame) -> tuple[float, float]:
 
 
 FOLD = "cv_fold"
+#: Rows per partition of the MLlib training frame (at least two partitions).
+ROWS_PER_PARTITION = 100_000
+
+
+def mllib_partitions(rows: int) -> int:
+    """Partitions for ``rows`` training rows: enough for the cores of a small machine, few
+    enough that an iteration is not hundreds of empty tasks (the frame comes out of the
+    feature store's join with the shuffle's partition count)."""
+    return max(2, math.ceil(rows / ROWS_PER_PARTITION))
 
 
 def cv_fold(seed: int, folds: int):
@@ -208,8 +218,14 @@ def fit_mllib(spark, name: str, train: DataFrame, categorical: list[str],
     w0, w1 = class_weights(train)
     # Cached: every fold and grid point (and each logistic-regression iteration) reads it again;
     # uncached, each pass recomputed the split and the feature-store join beneath it.
+    # Repartitioned by customer id and sorted: every pass (each logistic-regression iteration)
+    # runs a handful of tasks instead of one per partition of the feature store's join, and the
+    # rows of each partition, which MLlib's per-partition random draws (forest bootstrap)
+    # depend on, are the same from run to run.
+    rows = train.count()
     sdf = cached(mllib_training_frame(train, categorical, numeric, empty, w0, w1)
-                 .withColumn(FOLD, cv_fold(seed, folds)))
+                 .withColumn(FOLD, cv_fold(seed, folds))
+                 .repartition(mllib_partitions(rows), KEY).sortWithinPartitions(KEY))
     pipeline = mllib_pipeline(name, categorical, numeric, seed)
     est = pipeline.getStages()[-1]
     grid = ParamGridBuilder()
