@@ -44,7 +44,9 @@ def many(spark):
 def test_the_hash_does_not_depend_on_row_order_or_partitioning(spark, small):
     shuffled = spark.createDataFrame(list(reversed(rows(12))), SCHEMA).repartition(5)
     assert content_hash(small) == content_hash(shuffled) == content_hash(small.coalesce(1))
-    assert len(content_hash(small)) == 64 and int(content_hash(small), 16) >= 0
+    # Pinned: the recorded hashes of registered models are compared with rebuilt ones, so a
+    # change of the method must be deliberate (a new training_set_hash version), never silent.
+    assert content_hash(small) == "faa787cfa0a9ef1de30e4fc13b2640bff78cbb4284f2e8ed0719fb11b72b3cad"
 
 
 def test_the_hash_sees_any_changed_added_removed_or_duplicated_row(spark, small):
