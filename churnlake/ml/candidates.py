@@ -183,11 +183,13 @@ def mllib_partitions(rows: int) -> int:
 
 
 def cv_fold(seed: int, folds: int):
-    """The cross-validation fold of a row, 0 … folds-1, from a seeded hash of its customer id:
-    the same folds whatever the partitioning."""
+    """The cross-validation fold of a row, 0 … folds-1, from a seeded hash of its customer id
+    (the split's :func:`~churnlake.ml.splits.hash_bucket`): the same folds whatever the partitioning."""
     from pyspark.sql import functions as F
 
-    return F.pmod(F.xxhash64(F.lit("churnlake-cv"), F.lit(seed), F.col(KEY)), F.lit(folds)).cast("int")
+    from churnlake.ml.splits import hash_bucket
+
+    return hash_bucket(F.col(KEY), seed, "churnlake-cv", folds)
 
 
 def mllib_training_frame(train: DataFrame, categorical: list[str], numeric: list[str],
