@@ -9,12 +9,13 @@ PY := $(VENV)/bin/python
 RUN_DATE ?= $(shell date -u +%Y-%m-%d)
 PYTEST_ARGS ?=
 
-.PHONY: setup venv jars demo test unit eda clean help video package luigid-start luigid-stop luigid-status engine-start engine-stop engine-status engine-logs metastore-start metastore-stop mlflow-start mlflow-stop mlflow-status screenshots
+.PHONY: setup venv jars demo hourly test unit eda clean help video package luigid-start luigid-stop luigid-status engine-start engine-stop engine-status engine-logs metastore-start metastore-stop mlflow-start mlflow-stop mlflow-status screenshots
 
 help:
 	@echo "make demo   - set up and run the whole pipeline on the bundled Telco data"
 	@echo "make test   - set up and run the test suite"
 	@echo "make setup  - only create the venv and resolve the Delta jars"
+	@echo "make hourly RUN_DATE=D RUN_HOUR=H - one hour's batches of every source, validated, into silver (docs/architecture.md)"
 	@echo "make engine-start / engine-stop / engine-status - the engine: Spark Connect (jobs) + JDBC (gold tables) on 127.0.0.1 (docs/services.md)"
 	@echo "make luigid-start / luigid-stop - Luigi central scheduler (UI, task history) on 127.0.0.1:8082"
 	@echo "make metastore-start / metastore-stop - Derby network server to share the metastore (metastore.url)"
@@ -44,6 +45,11 @@ $(VENV)/.jars-resolved: $(VENV)/.installed conf/spark-defaults.conf
 
 demo: setup
 	$(PY) -m churnlake.cli demo --run-date $(RUN_DATE)
+
+# One hour to silver (after a `make demo` set up the sources): HourlyPipeline through the engine.
+RUN_HOUR ?= $(shell date -u +%H)
+hourly: setup
+	$(PY) -m churnlake.cli hourly --run-date $(RUN_DATE) --run-hour $(RUN_HOUR)
 
 # The integration tests start real PostgreSQL and Chromium: installed from Debian's packages
 # when missing (as root or with sudo), so the README's test command works on a fresh machine.

@@ -10,8 +10,9 @@ lakehouse, state, logs and reports each time; its own engine on free ports, stop
 end). The pipeline is ``python -m churnlake.cli demo`` (the whole DAG: ingest of all four
 sources -> validation -> silver -> gold -> training -> scoring) pointed at that instance with
 ``CHURNLAKE__*`` overrides. Then one hour of new access logs (the first hour after the as-of
-day) arrives and the hourly path runs as direct jobs: the four hourly ingestions, validation
-of the new batches and the silver builds of the next day.
+day) arrives and the hourly run goes as users run it, ``python -m churnlake.cli hourly``:
+every source's hourly batch, then validation and the silver build of the sources that brought
+something (the others start no job).
 
 Report (stdout and ``<P>/run/scale-report.json``): per stage wall time, rows, rows/s; the
 engine's peak RSS (VmHWM) and the largest job client's peak RSS (sampled every 0.5 s); bytes
@@ -42,16 +43,6 @@ from churnlake.services.process import free_port  # noqa: E402
 STAGES = (("ingest", ("bronze_",)), ("validation", ("validate_",)), ("silver", ("silver_",)),
           ("gold", ("gold_",)), ("features", ("features_",)), ("training", ("ml_train",)),
           ("scoring", ("ml_score",)), ("eda/monitoring", ("eda_", "monitoring_")))
-HOURLY_JOBS = ([("jobs/bronze/ingest_crm.py", []), ("jobs/bronze/ingest_billing.py", ["--table", "invoices"]),
-                ("jobs/bronze/ingest_billing.py", ["--table", "payments"]), ("jobs/bronze/ingest_tickets.py", []),
-                ("jobs/bronze/ingest_access_logs.py", [])],
-               [("jobs/validation/validate_bronze.py", ["--table", t])
-                for t in ("crm_customers", "billing_invoices", "billing_payments", "support_tickets", "web_access_logs")],
-               [("jobs/silver/customers.py", []), ("jobs/silver/billing.py", ["--table", "invoices"]),
-                ("jobs/silver/billing.py", ["--table", "payments"]), ("jobs/silver/tickets.py", []),
-                ("jobs/silver/web_events.py", [])])
-
-
 def stage_of(job: str) -> str:
     """The report stage of a job name."""
     for stage, prefixes in STAGES:
@@ -180,22 +171,23 @@ def add_hour_of_logs(sources: Path, inbox: Path, as_of: dt.date, seed: int, tmp:
     return inbox / name, sum(1 for _ in open(inbox / name, "rb"))
 
 
-def run_hourly(env: dict[str, str], run_date: dt.date, hour: int, sampler: RssSampler) -> tuple[float, list[tuple[str, float, int]]]:
-    """The hourly path as direct jobs (``./spark-submit.sh``): returns wall time and per-job times."""
-    t0 = time.perf_counter()
-    times = []
-    for group in HOURLY_JOBS:
-        for job, extra in group:
-            hourly_arg = ["--run-hour", str(hour)] if job.startswith(("jobs/bronze/", "jobs/validation/")) else []
-            cmd = [str(ROOT / "spark-submit.sh"), job, "--run-date", run_date.isoformat(), *extra, *hourly_arg]
-            j0 = time.perf_counter()
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            sampler.root_pid = proc.pid
-            _, err = proc.communicate()
-            times.append((" ".join([Path(job).stem, *extra]), round(time.perf_counter() - j0, 1), proc.returncode))
-            if proc.returncode:
-                raise SystemExit(f"hourly job failed: {' '.join(cmd)}\n{err[-3000:]}")
-    return time.perf_counter() - t0, times
+def run_hourly(env: dict[str, str], run_date: dt.date, hour: int, sampler: RssSampler, logs: Path) -> tuple[float, list[tuple[str, float, int]]]:
+    """The hourly path as users run it: ``python -m churnlake.cli hourly`` (Luigi's
+    ``HourlyPipeline`` on the engine; steps whose source brought nothing start no job).
+    Returns its wall time and, per job it started, name, seconds and status (0 ok)."""
+    t0, w0 = time.time(), time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "churnlake.cli", "hourly", "--run-date", run_date.isoformat(),
+                             "--run-hour", str(hour)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    sampler.root_pid = proc.pid
+    out, _ = proc.communicate()
+    wall = time.perf_counter() - w0
+    print(out, flush=True)
+    if proc.returncode:
+        raise SystemExit(f"the hourly run failed (exit {proc.returncode})")
+    times = [(" ".join([r["job"], r["args"].get("table", "")]).strip(), round(r["duration_s"], 1),
+              0 if r["status"] == "ok" else 1) for r in job_records(logs, t0)]
+    return wall, times
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,7 +272,7 @@ def hourly(report: dict, args: argparse.Namespace, env: dict, run: Path, sources
     hour_env = {**env, "CHURNLAKE__SOURCES__TICKETS__BASE_URL": url, load_config().tickets_token_env: token}
     try:
         t1 = time.time()
-        wall, times = run_hourly(hour_env, args.as_of + dt.timedelta(days=1), args.hour, sampler)
+        wall, times = run_hourly(hour_env, args.as_of + dt.timedelta(days=1), args.hour, sampler, run / "logs")
     finally:
         shutdown(server)
     full = sum(s["seconds"] for s in report["pipeline"]["stages"].values())

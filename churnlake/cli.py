@@ -2,6 +2,7 @@
 
     python -m churnlake.cli resolve-jars        # fetch the Delta jars into ~/.cache/churnlake/ivy
     python -m churnlake.cli demo --run-date D   # demo sources + the whole pipeline on the bundled data
+    python -m churnlake.cli hourly --run-date D --run-hour H   # one hour of every source, to silver
     python -m churnlake.cli schedule            # run the hourly/daily ranges now and every hour
 """
 
@@ -129,6 +130,56 @@ def serve_demo_ticket_api(cfg, port: int = 0):
     return server, token, base_url
 
 
+def serve_demo_api_if_down(cfg, env: dict, run_date: dt.date):
+    """When nothing answers at the configured ticket API on this machine, serve the bundled demo
+    data's own there (as ``make demo`` does) and put its token into ``env``. Returns the server
+    (None when the configured API answers or is elsewhere)."""
+    from urllib.parse import urlparse
+
+    from churnlake.services.process import port_open
+
+    api = urlparse(cfg.tickets_base_url)
+    if api.hostname not in ("127.0.0.1", "localhost") or not api.port or port_open(api.hostname, api.port):
+        return None
+    prepare_demo_sources(cfg, run_date)
+    server, token, base_url = serve_demo_ticket_api(cfg, api.port)
+    env[cfg.tickets_token_env] = token
+    print(f"no ticket API answered at {cfg.tickets_base_url}: serving the demo's at {base_url} "
+          f"(set sources.tickets.base_url to your own)", flush=True)
+    return server
+
+
+def hourly(run_date: dt.date, run_hour: int, *, engine: bool = True) -> int:
+    """Run one hour (``HourlyPipeline``) through the engine: every source's batch of that hour,
+    its validation and silver build; steps whose source brought nothing start no job."""
+    from churnlake.demo.ticket_api import shutdown
+    from churnlake.ingestion.batch import Interval
+    from churnlake.monitoring.records import locked
+
+    cfg = load_config()
+    label = Interval(run_date, run_hour).label
+    running_engine = start_engine(cfg) if engine else None
+    env = dict(os.environ)
+    if not engine:
+        env["CHURNLAKE__ENGINE__REMOTE"] = "classic"
+    server = serve_demo_api_if_down(cfg, env, run_date)
+    use_central = scheduler_running()
+    luigi_log = cfg.logs_dir / f"luigi-{label}.log"
+    print(f"churnlake hourly: {label}, lakehouse {cfg.lakehouse_root}, "
+          f"{'jobs on the engine' if running_engine else 'each job in its own driver (classic)'}; "
+          f"Luigi's log: {luigi_log}", flush=True)
+    cmd = luigi_command("luigi_tasks.pipeline", "HourlyPipeline", run_date, local_scheduler=not use_central)
+    try:
+        with locked(cfg.state_dir / "locks" / f"hourly-{label}.lock"):
+            rc = run_luigi([*cmd, "--run-hour", str(run_hour)], env, luigi_log, progress=True)
+    finally:
+        if server is not None:
+            shutdown(server)
+    print(f"\nHour {label} {'done: silver is up to date with it' if rc == 0 else f'failed (luigi exit {rc})'}; "
+          f"details in {luigi_log}", flush=True)
+    return rc
+
+
 def demo(run_date: dt.date, *, engine: bool = True) -> int:
     """Prepare the demo sources, start the engine, serve the ticket API, and run the Luigi
     pipeline for ``run_date`` through the engine; the engine keeps running afterwards."""
@@ -181,35 +232,23 @@ def demo(run_date: dt.date, *, engine: bool = True) -> int:
 
 
 def schedule(hours_back: int, days_back: int, once: bool) -> int:
-    """Run the hourly ingestion range and the daily pipeline range now, then at 5 past every hour.
+    """Run the hourly range (each hour to silver) and the daily pipeline range now, then at 5 past every hour.
 
     Missed intervals inside the windows are backfilled, oldest first. Returns the last exit code.
     """
     import time
 
-    from urllib.parse import urlparse
-
-    from churnlake.services.process import port_open
-
     root = project_root()
     cfg = load_config()
     start_engine(cfg)
     env = dict(os.environ)
-    api = urlparse(cfg.tickets_base_url)
-    if api.hostname in ("127.0.0.1", "localhost") and api.port and not port_open(api.hostname, api.port):
-        # Nothing serves the configured ticket API on this machine: the bundled demo data's own
-        # (as make demo does), on the configured port, for as long as the scheduler runs.
-        prepare_demo_sources(cfg, dt.date.today())
-        _, token, base_url = serve_demo_ticket_api(cfg, api.port)
-        env[cfg.tickets_token_env] = token
-        print(f"no ticket API answered at {cfg.tickets_base_url}: serving the demo's at {base_url} "
-              f"(set sources.tickets.base_url to your own)", flush=True)
+    serve_demo_api_if_down(cfg, env, dt.date.today())
     luigi_bin = str(Path(sys.executable).parent / "luigi")
     local = [] if scheduler_running() else ["--local-scheduler"]
     while True:
         rc = 0
         for cmd in (
-            [luigi_bin, "--module", "luigi_tasks.schedule", "RangeHourly", "--of", "HourlyIngestion",
+            [luigi_bin, "--module", "luigi_tasks.schedule", "RangeHourly", "--of", "HourlyRun",
              "--hours-back", str(hours_back), "--hours-forward", "0", *local],
             [luigi_bin, "--module", "luigi_tasks.schedule", "RangeDaily", "--of", "DailyPipeline",
              "--days-back", str(days_back), "--days-forward", "0", *local],
@@ -237,7 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     p_demo.add_argument("--run-date", type=dt.date.fromisoformat, default=dt.date.today())
     p_demo.add_argument("--classic", action="store_true",
                         help="run every job in its own driver JVM instead of on the engine")
-    p_sched = sub.add_parser("schedule", help="hourly ingestion + daily pipeline, with backfill")
+    p_hour = sub.add_parser("hourly", help="one hour's batches of every source, validated, into silver")
+    p_hour.add_argument("--run-date", type=dt.date.fromisoformat, required=True)
+    p_hour.add_argument("--run-hour", type=int, required=True, choices=range(24), metavar="0..23")
+    p_hour.add_argument("--classic", action="store_true",
+                        help="run every job in its own driver JVM instead of on the engine")
+    p_sched = sub.add_parser("schedule", help="hourly runs to silver + daily pipeline, with backfill")
     p_sched.add_argument("--hours-back", type=int, default=24, help="hourly window to keep complete")
     p_sched.add_argument("--days-back", type=int, default=3, help="daily window to keep complete")
     p_sched.add_argument("--once", action="store_true", help="run the ranges once and exit")
@@ -246,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         return resolve_jars()
     if args.command == "schedule":
         return schedule(args.hours_back, args.days_back, args.once)
+    if args.command == "hourly":
+        return hourly(args.run_date, args.run_hour, engine=not args.classic)
     return demo(args.run_date, engine=not args.classic)
 
 

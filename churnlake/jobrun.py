@@ -82,6 +82,13 @@ def job_arg_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def add_run_hour_arg(parser: argparse.ArgumentParser, what: str) -> argparse.ArgumentParser:
+    """Add the optional ``--run-hour 0..23`` of jobs that also run hourly (``what`` says what an
+    hourly run does)."""
+    parser.add_argument("--run-hour", type=int, default=None, choices=range(24), metavar="0..23", help=what)
+    return parser
+
+
 def with_table_arg(parser: argparse.ArgumentParser, choices, what: str) -> argparse.ArgumentParser:
     """Add the required ``--table`` argument of jobs that serve one of several tables."""
     parser.add_argument("--table", required=True, choices=sorted(choices), help=what)
@@ -128,6 +135,12 @@ class Sections:
 def commit_metadata(job: str, run_date: dt.date, **extra: object) -> str:
     """JSON stored as Delta ``userMetadata`` so a commit can be traced to a job run."""
     return json.dumps({"job": job, "run_date": run_date.isoformat(), **extra}, sort_keys=True)
+
+
+def commit_interval(meta: dict) -> str | None:
+    """The interval (``YYYY-MM-DD`` or ``YYYY-MM-DDTHH``) a commit's metadata names; a commit
+    that names none is its run date's daily one."""
+    return meta.get("interval", meta.get("run_date"))
 
 
 def job_run_record(job: str, args: argparse.Namespace, *, status: str, started_at: dt.datetime,

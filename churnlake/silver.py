@@ -26,7 +26,8 @@ from pyspark.sql import functions as F
 from churnlake.config import Config
 from churnlake.delta import (ensure_commit, history, history_since, latest_version, merge_into, overwrite_table,
                              read_table, record_commit, replace_rows, table_exists)
-from churnlake.jobrun import JobResult, commit_metadata
+from churnlake.ingestion.batch import Interval
+from churnlake.jobrun import JobResult, commit_interval, commit_metadata
 from churnlake.spark import cached
 from churnlake.tables import QUALITY_RUNS, SILVER_REJECTS, Table, quarantine_table
 from churnlake.transforms.silver import history_versions, latest_per_key, split_missing_key
@@ -104,18 +105,28 @@ class Plan:
         return self
 
 
-def add_full_refresh_arg(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The ``--full-refresh`` flag of every silver job that uses :func:`build_silver`."""
+def add_silver_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The ``--full-refresh`` flag and ``--run-hour`` of every silver job that uses :func:`build_silver`."""
+    from churnlake.jobrun import add_run_hour_arg
+
     parser.add_argument("--full-refresh", action="store_true",
                         help="rebuild the silver table whole instead of merging the new batches")
-    return parser
+    return add_run_hour_arg(parser, "an hourly build (its own commit and Luigi target); omit for the daily build")
+
+
+def build_interval(run_date: dt.date, run_hour: int | None) -> dict[str, str]:
+    """How a build's commit names its interval: ``interval`` (``YYYY-MM-DD`` or ``YYYY-MM-DDTHH``),
+    and for an hourly build also ``batch_id`` (the same label: its own commit record, so the
+    daily build of the date is not mistaken for done)."""
+    label = Interval(run_date, run_hour).label
+    return {"interval": label} if run_hour is None else {"interval": label, "batch_id": label}
 
 
 def build_silver(spark: SparkSession, cfg: Config, *, job: str, run_date: dt.date, bronze: Table,
                  silver: Table, prepare: Callable[[DataFrame], DataFrame], key: str | None,
                  order_by: tuple[str, ...] = ("_ingested_at", "_batch_id"),
                  versions: tuple[str, str] | None = None, distinct_on: tuple[str, ...] | None = None,
-                 full_refresh: bool = False) -> JobResult:
+                 full_refresh: bool = False, run_hour: int | None = None) -> JobResult:
     """Bring ``silver`` up to date with the validated ``bronze`` rows up to ``run_date``.
 
     The rule (one of): ``key`` — keep the latest row per key by ``order_by``; ``versions=(key,
@@ -123,6 +134,8 @@ def build_silver(spark: SparkSession, cfg: Config, *, job: str, run_date: dt.dat
     (:func:`~churnlake.transforms.silver.history_versions`); ``distinct_on`` — ``prepare``
     already removed duplicates over these columns (keeping the first seen by ``order_by``);
     none of them — ``prepare`` deduplicates by its own rule and the table is always rebuilt.
+    With ``run_hour`` the build is an hourly one: the same merge, its commit stamped with the
+    hour (:func:`build_interval`).
 
     Incremental runs merge the rows of the batches validated since the last build (see the
     module doc and :func:`plan_build`); full runs rewrite the table. With a key, rows whose key
@@ -138,8 +151,8 @@ def build_silver(spark: SparkSession, cfg: Config, *, job: str, run_date: dt.dat
     plan = plan_build(spark, cfg, job=job, run_date=run_date, bronze=bronze, silver=silver, rule=rule,
                       full_refresh=full_refresh)
     if plan.mode == INCREMENTAL and not plan.new_batches:
-        return _nothing_new(spark, cfg, job=job, run_date=run_date, bronze=bronze, silver=silver, rule=rule,
-                            plan=plan)
+        return _nothing_new(spark, cfg, job=job, run_date=run_date, run_hour=run_hour, bronze=bronze,
+                            silver=silver, rule=rule, plan=plan)
     rows = validated_rows(spark, bronze, cfg, plan.through)
     if plan.mode == INCREMENTAL:
         ids = spark.createDataFrame([(b,) for b in plan.new_batches], "_batch_id string")
@@ -162,7 +175,7 @@ def build_silver(spark: SparkSession, cfg: Config, *, job: str, run_date: dt.dat
     kept = cached(_kept(typed, rule))
     rows_in, rows_out = rows.count(), kept.count()
     counts = silver_counts(rows_in, rows_out, rejected_count)
-    meta = build_metadata(job, run_date, plan, rule, bronze)
+    meta = build_metadata(job, run_date, plan, rule, bronze, run_hour)
     if plan.mode == FULL:
         overwrite_table(kept, silver, cfg, metadata=meta)
         inserted, updated = rows_out, 0
@@ -179,9 +192,10 @@ def build_silver(spark: SparkSession, cfg: Config, *, job: str, run_date: dt.dat
         "table_rows": table_rows, **({"full_reason": plan.reason} if plan.mode == FULL else {})})
 
 
-def build_metadata(job: str, run_date: dt.date, plan: Plan, rule: Rule, bronze: Table) -> str:
-    """The commit metadata of a silver build: the job and run date, and what it consumed."""
-    extra = {"mode": plan.mode, "bronze_table": bronze.name, "bronze_version": plan.bronze_version,
+def build_metadata(job: str, run_date: dt.date, plan: Plan, rule: Rule, bronze: Table,
+                   run_hour: int | None = None) -> str:
+    """The commit metadata of a silver build: the job, run date and interval, and what it consumed."""
+    extra = {**build_interval(run_date, run_hour), "mode": plan.mode, "bronze_table": bronze.name, "bronze_version": plan.bronze_version,
              "runs_version": plan.runs_version, "quarantine_version": plan.quarantine_version,
              "through_date": plan.through.isoformat(), "rule": rule.describe()}
     if plan.mode == INCREMENTAL:
@@ -221,23 +235,26 @@ def _set_aside_rejects(typed: DataFrame, key: str, cfg: Config, *, job: str, run
     return typed, count
 
 
-def _nothing_new(spark: SparkSession, cfg: Config, *, job: str, run_date: dt.date, bronze: Table, silver: Table,
-                 rule: Rule, plan: Plan) -> JobResult:
-    """No batch validated since the last build: the table is left as it is. A rerun of a run
-    date the job already committed commits nothing; another date gets an empty commit (its
-    Luigi target) that carries the versions read, so the next run starts from them."""
+def _nothing_new(spark: SparkSession, cfg: Config, *, job: str, run_date: dt.date, run_hour: int | None,
+                 bronze: Table, silver: Table, rule: Rule, plan: Plan) -> JobResult:
+    """No batch validated since the last build: the table is left as it is. A rerun of an
+    interval (run date, or hour of it) the job already committed commits nothing; another
+    interval gets an empty commit (its Luigi target) that carries the versions read, so the
+    next run starts from them."""
     previous = plan.previous or {}
+    interval = build_interval(run_date, run_hour)["interval"]
     done = [int(c["version"]) for c in history(spark, silver.uri(cfg), HISTORY_DEPTH).collect()
-            if (m := _json(c["userMetadata"])).get("job") == job and m.get("run_date") == run_date.isoformat()]
+            if (m := _json(c["userMetadata"])).get("job") == job and m.get("run_date") == run_date.isoformat()
+            and commit_interval(m) == interval]
     if done:
         log.info("%s: nothing new since its build of %s, and %s is already committed (version %d): nothing to do",
-                 silver.name, previous.get("run_date"), run_date, done[0])
+                 silver.name, previous.get("run_date"), interval, done[0])
     else:
-        meta = build_metadata(job, run_date, plan, rule, bronze)
+        meta = build_metadata(job, run_date, plan, rule, bronze, run_hour)
         ensure_commit(spark, silver, cfg, metadata=meta, after_version=latest_version(spark, silver, cfg))
         record_commit(silver, cfg, meta)
-        log.info("%s: nothing validated since its build of %s: recorded run date %s with an empty commit",
-                 silver.name, previous.get("run_date"), run_date)
+        log.info("%s: nothing validated since its build of %s: recorded %s with an empty commit",
+                 silver.name, previous.get("run_date"), interval)
     return JobResult(rows_in=0, rows_out=0, details={**silver_counts(0, 0, 0), "mode": INCREMENTAL,
                                                      "rows_inserted": 0, "rows_updated": 0, "batches": 0})
 

@@ -13,7 +13,7 @@ import luigi
 
 from churnlake import tables
 from churnlake.ingestion.batch import Interval, batch_id
-from luigi_tasks.base import ChurnlakeSparkTask
+from luigi_tasks.base import ChurnlakeSparkTask, logger
 from luigi_tasks.targets import DeltaCommitTarget
 
 
@@ -40,6 +40,48 @@ class IngestionTask(ChurnlakeSparkTask):
 
     def output(self):
         return DeltaCommitTarget(self.table, self.job_name, self.run_date.isoformat(), batch_id=self.batch_id)
+
+
+def empty_batch(task: IngestionTask) -> bool:
+    """True when ``task``'s batch is committed and brought nothing: no row to bronze and none
+    to the quarantine (commits from before the counts were recorded are never empty)."""
+    found = task.output().matching()
+    return bool(found) and found[-1].get("rows_written") == 0 and found[-1].get("rows_rejected") == 0
+
+
+class AfterBatch(ChurnlakeSparkTask):
+    """A step that works on what one source's batches brought (its validation, its silver build).
+
+    Daily (``run_hour`` None) it always runs: the daily run covers whatever earlier runs left.
+    Hourly it covers that hour's batch, so when the batch brought nothing
+    (:func:`empty_batch`) there is nothing to do: the step is complete without starting a job,
+    and says so on the console. Otherwise it runs its job with ``--run-hour``.
+    """
+
+    run_hour = luigi.OptionalIntParameter(default=None, description="hour of an hourly run")
+    #: Why the step did not start its job (set by :meth:`run`; the console prints it).
+    note: str | None = None
+
+    def source_batch(self) -> IngestionTask:
+        """The ingestion task whose batch this step works on."""
+        raise NotImplementedError
+
+    def nothing_new(self) -> bool:
+        return self.run_hour is not None and empty_batch(self.source_batch())
+
+    def complete(self) -> bool:
+        return self.nothing_new() or super().complete()
+
+    def app_options(self) -> list[str]:
+        hour = [] if self.run_hour is None else ["--run-hour", str(self.run_hour)]
+        return super().app_options() + hour
+
+    def run(self):
+        if self.nothing_new():
+            self.note = f"nothing new: batch {self.source_batch().batch_id} brought no rows"
+            logger.info("%s: %s; no job started", self.task_id, self.note)
+            return
+        super().run()
 
 
 class BronzeCrm(IngestionTask):

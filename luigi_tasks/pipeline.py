@@ -1,6 +1,10 @@
 """The churnlake pipeline DAG: ingest (4 sources) -> bronze -> validate -> silver -> gold -> train.
 
     luigi --module luigi_tasks.pipeline Pipeline --run-date 2026-11-27 --local-scheduler
+    luigi --module luigi_tasks.pipeline HourlyPipeline --run-date 2026-11-28 --run-hour 5 --local-scheduler
+
+The hourly pipeline takes one hour's batches through validation to silver; the daily one covers
+what the hours left and goes on to gold, the model and scoring (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -8,63 +12,79 @@ from __future__ import annotations
 import luigi
 
 from churnlake import tables
+from churnlake.ingestion.batch import Interval
 from luigi_tasks.base import ChurnlakeSparkTask
-from luigi_tasks.ingestion import IngestAll
+from luigi_tasks.ingestion import AfterBatch, IngestAll
 from luigi_tasks.targets import DeltaCommitTarget, MlflowRunTarget, OnlineFeaturesTarget
 from luigi_tasks.validation import ValidateAll, ValidateBronze
 
 
-class SilverCustomers(ChurnlakeSparkTask):
+class SilverStep(AfterBatch):
+    """A silver build of one bronze table's validated batches: daily, or hourly (``run_hour``:
+    skipped when the hour's batch brought nothing). Its target is the commit of its interval,
+    so an hourly build never stands in for the date's daily one."""
+
+    silver_job: str = ""
+    silver_table: tables.Table
+
+    def requires(self):
+        return ValidateBronze(table=self.validated, run_date=self.run_date, run_hour=self.run_hour)
+
+    @property
+    def validated(self) -> str:
+        """The bronze table (short name) whose validated batches this build reads."""
+        raise NotImplementedError
+
+    def source_batch(self):
+        return self.requires().source_batch()
+
+    def output(self):
+        label = Interval(self.run_date, self.run_hour).label
+        return DeltaCommitTarget(self.silver_table, self.silver_job, self.run_date.isoformat(), interval=label,
+                                 batch_id=None if self.run_hour is None else label)
+
+
+class SilverCustomers(SilverStep):
     """Type and deduplicate customers into ``silver.customers``."""
 
     job_file = "jobs/silver/customers.py"
-
-    def requires(self):
-        return ValidateBronze(table="crm_customers", run_date=self.run_date)
-
-    def output(self):
-        return DeltaCommitTarget(tables.SILVER_CUSTOMERS, "silver_customers", self.run_date.isoformat())
+    silver_job, silver_table, validated = "silver_customers", tables.SILVER_CUSTOMERS, "crm_customers"
 
 
-class SilverBilling(ChurnlakeSparkTask):
+class SilverBilling(SilverStep):
     """Latest typed invoices or payments into ``silver.invoices`` / ``silver.payments``."""
 
     billing_table = luigi.ChoiceParameter(choices=("invoices", "payments"))
     job_file = "jobs/silver/billing.py"
 
-    def requires(self):
-        return ValidateBronze(table=f"billing_{self.billing_table}", run_date=self.run_date)
+    @property
+    def validated(self) -> str:  # type: ignore[override]
+        return f"billing_{self.billing_table}"
+
+    @property
+    def silver_job(self) -> str:  # type: ignore[override]
+        return f"silver_billing_{self.billing_table}"
+
+    @property
+    def silver_table(self) -> tables.Table:  # type: ignore[override]
+        return {"invoices": tables.SILVER_INVOICES, "payments": tables.SILVER_PAYMENTS}[self.billing_table]
 
     def app_options(self) -> list[str]:
         return super().app_options() + ["--table", self.billing_table]
 
-    def output(self):
-        table = {"invoices": tables.SILVER_INVOICES, "payments": tables.SILVER_PAYMENTS}[self.billing_table]
-        return DeltaCommitTarget(table, f"silver_billing_{self.billing_table}", self.run_date.isoformat())
 
-
-class SilverTickets(ChurnlakeSparkTask):
+class SilverTickets(SilverStep):
     """Latest typed ticket versions into ``silver.tickets``."""
 
     job_file = "jobs/silver/tickets.py"
-
-    def requires(self):
-        return ValidateBronze(table="support_tickets", run_date=self.run_date)
-
-    def output(self):
-        return DeltaCommitTarget(tables.SILVER_TICKETS, "silver_tickets", self.run_date.isoformat())
+    silver_job, silver_table, validated = "silver_tickets", tables.SILVER_TICKETS, "support_tickets"
 
 
-class SilverWebEvents(ChurnlakeSparkTask):
+class SilverWebEvents(SilverStep):
     """Pseudonymised access-log events into ``silver.web_events``."""
 
     job_file = "jobs/silver/web_events.py"
-
-    def requires(self):
-        return ValidateBronze(table="web_access_logs", run_date=self.run_date)
-
-    def output(self):
-        return DeltaCommitTarget(tables.SILVER_WEB_EVENTS, "silver_web_events", self.run_date.isoformat())
+    silver_job, silver_table, validated = "silver_web_events", tables.SILVER_WEB_EVENTS, "web_access_logs"
 
 
 class SilverModelReady(ChurnlakeSparkTask):
@@ -94,17 +114,20 @@ class EdaCustomers(ChurnlakeSparkTask):
         return luigi.LocalTarget(str(report_dir(load_config(), self.run_date) / INDEX))
 
 
+def silver_builds(run_date, run_hour: int | None = None) -> list[SilverStep]:
+    """The silver build of every validated source for one run date (or one hour of it)."""
+    when = {"run_date": run_date, "run_hour": run_hour}
+    return [SilverCustomers(**when), *[SilverBilling(billing_table=name, **when) for name in ("invoices", "payments")],
+            SilverTickets(**when), SilverWebEvents(**when)]
+
+
 class SilverAll(luigi.WrapperTask):
     """Every silver table for one run date."""
 
     run_date = luigi.DateParameter()
 
     def requires(self):
-        yield SilverCustomers(run_date=self.run_date)
-        for name in ("invoices", "payments"):
-            yield SilverBilling(billing_table=name, run_date=self.run_date)
-        yield SilverTickets(run_date=self.run_date)
-        yield SilverWebEvents(run_date=self.run_date)
+        yield from silver_builds(self.run_date)
         yield SilverModelReady(run_date=self.run_date)
 
 
@@ -175,3 +198,19 @@ class Pipeline(luigi.WrapperTask):
         yield EdaCustomers(run_date=self.run_date)
         yield MaterializeOnlineFeatures(run_date=self.run_date)
         yield ScoreCustomers(run_date=self.run_date)
+
+
+class HourlyPipeline(luigi.WrapperTask):
+    """One hour: every source's hourly batch, its validation and its silver build. Steps whose
+    source brought nothing that hour start no job (:class:`~luigi_tasks.ingestion.AfterBatch`);
+    gold, the model and scoring stay daily (:class:`Pipeline`)."""
+
+    run_date = luigi.DateParameter()
+    run_hour = luigi.IntParameter(description="hour of the run date, 0..23")
+
+    def requires(self):
+        if not 0 <= self.run_hour <= 23:
+            raise ValueError(f"run_hour must be 0..23, got {self.run_hour}")
+        yield IngestAll(run_date=self.run_date, run_hour=self.run_hour)
+        yield ValidateAll(run_date=self.run_date, run_hour=self.run_hour)
+        yield from silver_builds(self.run_date, self.run_hour)

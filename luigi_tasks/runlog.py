@@ -8,7 +8,8 @@ Registered when ``luigi_tasks`` is imported (like the failure notifications). Ev
 - ``START``, ``SUCCESS``, ``FAILURE`` -- one attempt, numbered within the invocation
   (``attempt`` 2 is the first retry), with start/end time and duration; for a
   ``ChurnlakeSparkTask`` the end record carries the job's own record from job_runs.jsonl
-  (rows in/out, details, its FAILED reason);
+  (rows in/out, details, its FAILED reason), and ``note`` when the task decided not to start
+  its job (an hourly step whose batch brought nothing);
 - ``BROKEN`` -- its ``complete()`` or ``requires()`` raised (a scheduling error).
 
 Every line has the invocation id (one per ``luigi`` process), task family and id, the
@@ -168,6 +169,8 @@ def record_end(task: luigi.Task, event: str, exception: BaseException | None = N
         elif died is not None:
             rec["error"] = str(died).strip()[:500]
         _ENDED[task.task_id] = rec["attempt"]
+        if getattr(task, "note", None):  # e.g. an hourly step with nothing new (no job started)
+            rec["note"] = task.note
         if job is not None:
             rec["job"] = job
             if event == records.FAILURE and job.get("error") and not (rec.get("error") or "").startswith("FAILED"):

@@ -1,10 +1,12 @@
-"""Periodic runs: hourly ingestion and the daily pipeline, with backfill of missed intervals.
+"""Periodic runs: hourly runs to silver and the daily pipeline, with backfill of missed intervals.
 
 Luigi's range tools find every interval in a window whose task is not complete and run
 them, oldest first:
 
-    luigi --module luigi_tasks.schedule RangeHourly --of HourlyIngestion --hours-back 24 --hours-forward 0
+    luigi --module luigi_tasks.schedule RangeHourly --of HourlyRun --hours-back 24 --hours-forward 0
     luigi --module luigi_tasks.schedule RangeDaily --of DailyPipeline --days-back 7 --days-forward 0
+
+(``--of HourlyIngestion`` keeps the hours to bronze only.)
 
 ``churnlake schedule`` (``python -m churnlake.cli schedule``) runs both now and then every
 hour; docs/ingestion.md shows the equivalent cron entries.
@@ -19,10 +21,10 @@ from churnlake import tables
 from churnlake.config import load_config
 from churnlake.ingestion.batch import Interval, batch_id
 from luigi_tasks.ingestion import IngestAll
-from luigi_tasks.pipeline import Pipeline
+from luigi_tasks.pipeline import HourlyPipeline, Pipeline
 from luigi_tasks.targets import commit_metadata_of
 
-__all__ = ["HourlyIngestion", "DailyPipeline", "RangeHourly", "RangeDaily"]
+__all__ = ["HourlyIngestion", "HourlyRun", "DailyPipeline", "RangeHourly", "RangeDaily"]
 
 # (source, entity, table) of every hourly batch an interval needs.
 _HOURLY = [("crm", "customers", tables.BRONZE_CRM_CUSTOMERS),
@@ -51,6 +53,15 @@ class HourlyIngestion(luigi.WrapperTask):
             if all(batch_id(src, ent, interval) in committed[ent] for src, ent, _ in _HOURLY):
                 done.append(date_hour)
         return done
+
+
+class HourlyRun(luigi.WrapperTask):
+    """One hour through validation to silver (:class:`~luigi_tasks.pipeline.HourlyPipeline`)."""
+
+    date_hour = luigi.DateHourParameter()
+
+    def requires(self):
+        return HourlyPipeline(run_date=self.date_hour.date(), run_hour=self.date_hour.hour)
 
 
 class DailyPipeline(luigi.WrapperTask):

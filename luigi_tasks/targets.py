@@ -5,6 +5,7 @@ from __future__ import annotations
 import luigi
 
 from churnlake.config import Config, load_config
+from churnlake.jobrun import commit_interval
 from churnlake.storage import (commit_record_uri, commit_records_root, delta_commits, filestore_for,
                                read_commit_record, read_commit_records)
 from churnlake.tables import Table
@@ -36,12 +37,15 @@ class DeltaCommitTarget(luigi.Target):
 
     Jobs stamp every commit with JSON ``userMetadata`` (job, run_date, batch_id, ...); a
     folder or an unrelated commit does not count. ``batch_id`` narrows the match to one
-    batch (hourly ingestion).
+    batch (hourly ingestion); ``interval`` to the commits of one interval (``YYYY-MM-DD`` for
+    the daily build of a job that also builds hourly, ``YYYY-MM-DDTHH`` for an hourly one; a
+    commit that names no interval is its run date's daily one).
     """
 
     def __init__(self, table: Table, job: str, run_date: str, cfg: Config | None = None,
-                 batch_id: str | None = None) -> None:
+                 batch_id: str | None = None, interval: str | None = None) -> None:
         self.table, self.job, self.run_date, self.batch_id = table, job, run_date, batch_id
+        self.interval = interval
         self._cfg = cfg
 
     @property
@@ -53,7 +57,8 @@ class DeltaCommitTarget(luigi.Target):
     def matches(self, meta: dict) -> bool:
         """True when one commit's metadata is this target's commit."""
         return (meta.get("job") == self.job and meta.get("run_date") == self.run_date
-                and (self.batch_id is None or meta.get("batch_id") == self.batch_id))
+                and (self.batch_id is None or meta.get("batch_id") == self.batch_id)
+                and (self.interval is None or commit_interval(meta) == self.interval))
 
     def matching(self) -> list[dict]:
         """The metadata of this target's commits, oldest first: from the commit records under
@@ -73,7 +78,8 @@ class DeltaCommitTarget(luigi.Target):
 
     def __repr__(self) -> str:
         return (f"DeltaCommitTarget({self.table.name}, job={self.job}, run_date={self.run_date}"
-                f"{', batch_id=' + self.batch_id if self.batch_id else ''})")
+                f"{', batch_id=' + self.batch_id if self.batch_id else ''}"
+                f"{', interval=' + self.interval if self.interval else ''})")
 
 
 class ValidationPassedTarget(DeltaCommitTarget):

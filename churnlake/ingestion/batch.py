@@ -285,11 +285,9 @@ class reporting:  # noqa: N801 - used as a context manager, reads like a stateme
 
 def interval_arg_parser(description: str):
     """Job arguments of an ingestion job: ``--run-date``, ``--run-hour`` (optional), ``--config``."""
-    from churnlake.jobrun import job_arg_parser
+    from churnlake.jobrun import add_run_hour_arg, job_arg_parser
 
-    parser = job_arg_parser(description)
-    parser.add_argument("--run-hour", type=int, default=None, choices=range(24), metavar="0..23",
-                        help="hour of an hourly batch; omit for a daily batch")
+    parser = add_run_hour_arg(job_arg_parser(description), "hour of an hourly batch; omit for a daily batch")
     parser.add_argument("--replace-with-empty", action="store_true",
                         help="allow a rerun to replace a committed batch's rows with none (operator decision)")
     return parser
@@ -369,4 +367,5 @@ def incremental_batch(spark, cfg: Config, *, table: Table, job: str, interval: I
     report.rows_rejected = bronze.where(F.col("_rescued_data").isNotNull()).count()
     replace_rows(bronze, table, cfg, replace_where=f"_source = '{source}' AND _batch_id = '{batch}'",
                  metadata=commit_metadata(job, interval.day, batch_id=batch, interval=interval.label,
+                                          rows_written=report.rows_written, rows_rejected=report.rows_rejected,
                                           **(extra_meta or {})))

@@ -59,6 +59,8 @@ def format_event(rec: dict, elapsed_s: float) -> Optional[str]:
         line = f"{stamp} done     {name:<{NAME_WIDTH}} {rec.get('duration_s') or 0:6.1f}s"
         if job.get("rows_in") is not None or job.get("rows_out") is not None:
             line += f"  rows {job.get('rows_in')} -> {job.get('rows_out')}"
+        if rec.get("note"):
+            line += f"  {rec['note']}"
         return line
     if event in (records.FAILURE, records.BROKEN):
         error = (rec.get("error") or "").strip().splitlines()

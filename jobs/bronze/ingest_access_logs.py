@@ -82,7 +82,8 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
             reconcile(batch, received=received, written=report.rows_written, rejected=report.rows_rejected,
                       unit="lines", rejected_to="the quarantine")
             meta = commit_metadata(JOB, args.run_date, batch_id=batch, interval=interval.label,
-                                   files=[f.name for f in landed])
+                                   files=[f.name for f in landed], rows_written=report.rows_written,
+                                   rows_rejected=report.rows_rejected)
             where = f"_source = '{SOURCE}' AND _batch_id = '{batch}'"
             # Quarantine first: the bronze commit is what marks the batch as done.
             replace_rows(rejected, QUARANTINE, cfg, replace_where=where, metadata=meta)

@@ -138,7 +138,7 @@ def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport,
         reconcile(batch_id, received=received, written=rows, rejected=rejected_rows)
         refuse_emptying(TABLE, batch_id, committed_rows, rows + rejected_rows, allowed=allow_empty)
         meta = commit_metadata(JOB, run_date, batch_id=batch_id, interval=interval.label,
-                               files=[f.name for f in landed])
+                               files=[f.name for f in landed], rows_written=rows, rows_rejected=rejected_rows)
         where = f"_source = '{SOURCE}' AND _batch_id = '{batch_id}'"
         # Rejected lines first: the bronze commit is what marks the batch as done.
         replace_rows(rejected, REJECTED, cfg, replace_where=where, metadata=meta)

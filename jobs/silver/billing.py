@@ -14,7 +14,7 @@ import argparse
 
 from churnlake.config import Config
 from churnlake.jobrun import JobResult, job_arg_parser, run_job, with_table_arg
-from churnlake.silver import add_full_refresh_arg, build_silver
+from churnlake.silver import add_silver_args, build_silver
 from churnlake.spark import get_spark, stop
 from churnlake.tables import BILLING_TABLES, SILVER_INVOICES, SILVER_PAYMENTS
 from churnlake.transforms.silver import type_invoices, type_payments
@@ -32,11 +32,12 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
         return build_silver(spark, cfg, job=f"{JOB}_{args.table}", run_date=args.run_date,
                             bronze=BILLING_TABLES[args.table], silver=silver,
                             prepare=prepare, key=None, versions=(key, "updated_at"),
-                            full_refresh=getattr(args, "full_refresh", False))
+                            full_refresh=getattr(args, "full_refresh", False),
+                            run_hour=getattr(args, "run_hour", None))
     finally:
         stop(spark)
 
 
 if __name__ == "__main__":
-    run_job(JOB, main, add_full_refresh_arg(with_table_arg(job_arg_parser(__doc__.splitlines()[0]), TARGETS,
+    run_job(JOB, main, add_silver_args(with_table_arg(job_arg_parser(__doc__.splitlines()[0]), TARGETS,
                                                            "billing table")))

@@ -13,7 +13,7 @@ import argparse
 
 from churnlake.config import Config
 from churnlake.jobrun import JobResult, job_arg_parser, run_job
-from churnlake.silver import add_full_refresh_arg, build_silver
+from churnlake.silver import add_silver_args, build_silver
 from churnlake.spark import get_spark, stop
 from churnlake.tables import BRONZE_SUPPORT_TICKETS, SILVER_TICKETS
 from churnlake.transforms.silver import type_tickets
@@ -27,10 +27,11 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     try:
         return build_silver(spark, cfg, job=JOB, run_date=args.run_date, bronze=BRONZE_SUPPORT_TICKETS,
                             silver=SILVER_TICKETS, prepare=type_tickets, key=None,
-                            versions=("ticket_id", "updated_at"), full_refresh=getattr(args, "full_refresh", False))
+                            versions=("ticket_id", "updated_at"), full_refresh=getattr(args, "full_refresh", False),
+                            run_hour=getattr(args, "run_hour", None))
     finally:
         stop(spark)
 
 
 if __name__ == "__main__":
-    run_job(JOB, main, add_full_refresh_arg(job_arg_parser(__doc__.splitlines()[0])))
+    run_job(JOB, main, add_silver_args(job_arg_parser(__doc__.splitlines()[0])))

@@ -14,7 +14,7 @@ import argparse
 
 from churnlake.config import Config
 from churnlake.jobrun import JobResult, job_arg_parser, run_job
-from churnlake.silver import add_full_refresh_arg, build_silver, pseudonym_key
+from churnlake.silver import add_silver_args, build_silver, pseudonym_key
 from churnlake.spark import get_spark, stop
 from churnlake.tables import BRONZE_WEB_ACCESS_LOGS, SILVER_WEB_EVENTS
 from churnlake.transforms.silver import WEB_EVENT_COLUMNS, web_events
@@ -29,10 +29,11 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
     try:
         return build_silver(spark, cfg, job=JOB, run_date=args.run_date, bronze=BRONZE_WEB_ACCESS_LOGS,
                             silver=SILVER_WEB_EVENTS, prepare=lambda df: web_events(df, key), key=None,
-                            distinct_on=WEB_EVENT_COLUMNS, full_refresh=getattr(args, "full_refresh", False))
+                            distinct_on=WEB_EVENT_COLUMNS, full_refresh=getattr(args, "full_refresh", False),
+                            run_hour=getattr(args, "run_hour", None))
     finally:
         stop(spark)
 
 
 if __name__ == "__main__":
-    run_job(JOB, main, add_full_refresh_arg(job_arg_parser(__doc__.splitlines()[0])))
+    run_job(JOB, main, add_silver_args(job_arg_parser(__doc__.splitlines()[0])))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 
 from churnlake.config import Config
-from churnlake.jobrun import JobResult, job_arg_parser, run_job, with_table_arg
+from churnlake.jobrun import JobResult, add_run_hour_arg, job_arg_parser, run_job, with_table_arg
 from churnlake.spark import get_spark, stop
 from churnlake.tables import VALIDATED_TABLES
 from churnlake.validation.validate import JOB, validate_table
@@ -40,7 +40,6 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
 
 
 if __name__ == "__main__":
-    parser = with_table_arg(job_arg_parser(__doc__.splitlines()[0]), TABLES, "bronze table to validate")
-    parser.add_argument("--run-hour", type=int, default=None, choices=range(24), metavar="0..23",
-                        help="an hourly run: only the batches no earlier run covered; omit for the daily run")
+    parser = add_run_hour_arg(with_table_arg(job_arg_parser(__doc__.splitlines()[0]), TABLES, "bronze table to validate"),
+                              "an hourly run: only the batches no earlier run covered; omit for the daily run")
     run_job(JOB, main, parser)

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sqlite3
 
 import pytest
 from delta.tables import DeltaTable
+from pyspark.sql import functions as F
 from mlflow.tracking import MlflowClient
 
 from churnlake import tables
 from churnlake.config import load_config
-from churnlake.delta import read_table
+from churnlake.delta import history, read_table
 from churnlake.demo.generate import append_billing, generate_all
 from churnlake.demo.ticket_api import serve_in_thread, shutdown
 from churnlake.services import luigid
@@ -202,6 +204,56 @@ def test_every_source_lands_exactly_once_and_reconciles(pipeline_run, spark):
     landing = base / "lakehouse" / "bronze" / "_landing"
     assert (landing / "source=billing" / "type=invoices" / f"ingest_date={RUN_DATE}" / "ingest_hour=00"
             / f"billing-invoices-{RUN_DATE}.jsonl").is_file()
+
+
+def test_an_hourly_run_takes_only_the_new_log_lines_to_silver(pipeline_run, spark):
+    """One hour with new access logs and nothing else: every source's hourly batch lands, only
+    the logs are validated and merged into silver; the other steps start no job."""
+    base, env, cfg, result, _ = pipeline_run
+    assert result.returncode == 0
+    day, label = "2026-11-28", "2026-11-28T00"
+    # Valid lines (bronze holds their raw text) moved to minute i of the next day's first hour: new events.
+    logs = read_table(spark, tables.BRONZE_WEB_ACCESS_LOGS, cfg).where(F.col("customer_id").isNotNull())
+    new = [re.sub(r"\[[^\]]+\]", f"[28/Nov/2026:00:{i:02d}:00 +0000]", r["raw_line"], count=1)
+           for i, r in enumerate(logs.orderBy("raw_line").limit(12).collect())]
+    assert len(new) == 12
+    (base / "demo" / "access_logs" / f"access-{day}-00.log").write_text("\n".join(new) + "\n")
+    events_before = read_table(spark, tables.SILVER_WEB_EVENTS, cfg).count()
+    job_runs, task_runs = cfg.logs_dir / "job_runs.jsonl", cfg.logs_dir / "task_runs.jsonl"
+    jobs_before, tasks_before = len(job_runs.read_text().splitlines()), len(task_runs.read_text().splitlines())
+
+    res = run([str(VENV_BIN / "luigi"), "--module", "luigi_tasks.pipeline", "HourlyPipeline", "--run-date", day,
+               "--run-hour", "0", "--local-scheduler"], env, timeout=1800)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    started = [json.loads(line) for line in job_runs.read_text().splitlines()[jobs_before:]]
+    assert sorted(r["job"] for r in started) == sorted([
+        "bronze_ingest_crm", "bronze_ingest_billing", "bronze_ingest_billing", "bronze_ingest_tickets",
+        "bronze_ingest_access_logs", "validate_bronze", "silver_web_events"])
+    assert all(r["status"] == "ok" and r["args"].get("run_hour") == "0" for r in started)
+    assert next(r for r in started if r["job"] == "validate_bronze")["args"]["table"] == "web_access_logs"
+    skipped = [json.loads(line) for line in task_runs.read_text().splitlines()[tasks_before:]]
+    notes = {(r["task_family"], r["params"].get("table") or r["params"].get("billing_table") or "")
+             for r in skipped if r["event"] == "SUCCESS" and "nothing new" in (r.get("note") or "")}
+    assert notes == {("ValidateBronze", "crm_customers"), ("ValidateBronze", "billing_invoices"),
+                     ("ValidateBronze", "billing_payments"), ("ValidateBronze", "support_tickets"),
+                     ("SilverCustomers", ""), ("SilverBilling", "invoices"), ("SilverBilling", "payments"),
+                     ("SilverTickets", "")}
+    # The hour's lines: in bronze under the hour's batch, validated by the hour's run, in silver once.
+    hour_rows = read_table(spark, tables.BRONZE_WEB_ACCESS_LOGS, cfg).where(
+        f"_batch_id = 'web-access_logs-{label}'")
+    assert hour_rows.count() == len(new)
+    run_row = read_table(spark, tables.QUALITY_RUNS, cfg).where(
+        f"run_id = 'web_access_logs-{label}'").collect()
+    assert len(run_row) == 1 and run_row[0]["rows_in"] == len(new) and run_row[0]["status"] in ("passed", "warned")
+    assert read_table(spark, tables.SILVER_WEB_EVENTS, cfg).count() == events_before + len(new)
+    commit = json.loads(history(spark, tables.SILVER_WEB_EVENTS.uri(cfg), 1).first()["userMetadata"])
+    assert (commit["interval"], commit["mode"], commit["batches"]) == (label, "incremental",
+                                                                       [f"web-access_logs-{label}"])
+    # The same hour again: nothing to do.
+    again = run([str(VENV_BIN / "luigi"), "--module", "luigi_tasks.pipeline", "HourlyPipeline", "--run-date", day,
+                 "--run-hour", "0", "--local-scheduler"], env)
+    assert again.returncode == 0 and "Did not run any tasks" in again.stdout + again.stderr
+    assert len(job_runs.read_text().splitlines()) == jobs_before + len(started)
 
 
 def test_billing_second_run_reads_only_new_rows(pipeline_run, spark):

@@ -20,6 +20,10 @@ def test_lines_name_the_task_its_parameters_duration_rows_and_failure():
                                     duration_s=12.34, job={"rows_in": 7043, "rows_out": 7040}), 75)
     assert done.startswith("[  1:15] done     ValidateBronze[crm_customers]")
     assert done.endswith("12.3s  rows 7043 -> 7040")
+    note = "nothing new: batch web-access_logs-2026-11-27T05 brought no rows"
+    skipped = console.format_event(rec(records.SUCCESS, "SilverWebEvents", params={"run_hour": 5},
+                                       duration_s=0.01, note=note), 3)
+    assert skipped.startswith("[  0:03] done     SilverWebEvents[5]") and skipped.endswith(f"0.0s  {note}")
     failed = console.format_event(rec(records.FAILURE, attempt=1, error="FAILED after 3.0s: KeyError: x\ntrace"), 3600)
     assert failed == "[1:00:00] FAILED   SilverCustomers (attempt 1)  FAILED after 3.0s: KeyError: x"
     assert console.format_event(rec(records.ALREADY_DONE), 1).endswith("already done")

@@ -49,9 +49,11 @@ def ingest(spark, cfg, bronze: Table, schema: str, batch: str, day: dt.date, row
                  metadata=commit_metadata("bronze_test", day, batch_id=batch))
 
 
-def validate(spark, cfg, bronze: Table, day: dt.date, batches: list[str], status: str = "passed") -> None:
-    """Record the validation run of ``day`` covering ``batches`` (what validated_rows accepts)."""
-    run_id = store.run_id_for(bronze, day)
+def validate(spark, cfg, bronze: Table, day: dt.date, batches: list[str], status: str = "passed",
+             run_hour: int | None = None) -> None:
+    """Record the validation run of ``day`` (or of one hour of it) covering ``batches`` (what
+    validated_rows accepts)."""
+    run_id = store.run_id_for(bronze, day, run_hour)
     row = (run_id, day, bronze.name, batches, status, 0, 0, 0, 0, 1, 0, {}, "test.yaml", 0.1,
            dt.datetime(2026, 12, 1))
     create_if_missing(spark, QUALITY_RUNS, cfg, store.RUNS_SCHEMA)
@@ -103,9 +105,10 @@ def prepare_customers(df):
                      F.col("amount").try_cast("double").alias("amount"), "_ingested_at", "_batch_id")
 
 
-def build_customers(spark, cfg, day, *, silver=CUSTOMERS, job="silver_test_customers", full_refresh=False):
+def build_customers(spark, cfg, day, *, silver=CUSTOMERS, job="silver_test_customers", full_refresh=False,
+                    run_hour=None):
     return build_silver(spark, cfg, job=job, run_date=day, bronze=CUSTOMERS_BRONZE, silver=silver,
-                        prepare=prepare_customers, key="customer_id", full_refresh=full_refresh)
+                        prepare=prepare_customers, key="customer_id", full_refresh=full_refresh, run_hour=run_hour)
 
 
 def customer_batch(spark, cfg, batch, day, at, rows, *, validated=True):
@@ -165,6 +168,45 @@ def test_latest_per_key_merges_new_batches_to_the_table_a_full_build_writes(spar
     assert_identical(read_table(spark, CUSTOMERS, lake), full)
     build_customers(spark, lake, D3)  # day 3 again, after day 4: still committed, nothing to do
     assert version(spark, lake, CUSTOMERS) == before + 1
+
+
+def test_hourly_builds_merge_their_hour_and_leave_the_day_its_own_build(spark, lake):
+    from luigi_tasks.targets import DeltaCommitTarget
+
+    def target(interval):
+        batch = interval if "T" in interval else None
+        return DeltaCommitTarget(CUSTOMERS, "silver_test_customers", "2026-11-02", cfg=lake, batch_id=batch,
+                                 interval=interval)
+
+    customer_batch(spark, lake, "b1", D1, T1, [("C1", "basic", "10"), ("C2", "basic", "20")])
+    build_customers(spark, lake, D1)
+    ingest(spark, lake, CUSTOMERS_BRONZE, CUSTOMERS_SCHEMA, "h5", D2,
+           [("C2", "pro", "25") + lineage("h5", D2, T2), ("C3", "pro", "30") + lineage("h5", D2, T2)])
+    validate(spark, lake, CUSTOMERS_BRONZE, D2, ["h5"], run_hour=5)
+    hour = build_customers(spark, lake, D2, run_hour=5)
+    meta = json.loads(last_commit(spark, lake, CUSTOMERS)["userMetadata"])
+    assert (hour.details["mode"], meta["batches"]) == ("incremental", ["h5"])
+    assert (meta["interval"], meta["batch_id"], meta["run_date"]) == ("2026-11-02T05", "2026-11-02T05", "2026-11-02")
+    assert target("2026-11-02T05").exists() and not target("2026-11-02T06").exists()
+    assert not target("2026-11-02").exists()  # the hour does not stand in for the day
+    after_hour = version(spark, lake, CUSTOMERS)
+    build_customers(spark, lake, D2, run_hour=5)  # the hour again: committed, nothing to do
+    assert version(spark, lake, CUSTOMERS) == after_hour
+
+    # The daily build after it: nothing validated that the hour did not merge, so an empty
+    # commit of its own (its target), then a rerun of the day is a no-op.
+    day = build_customers(spark, lake, D2)
+    commit = last_commit(spark, lake, CUSTOMERS)
+    assert day.details["batches"] == 0 and int(commit["version"]) == after_hour + 1
+    assert json.loads(commit["userMetadata"])["interval"] == "2026-11-02"
+    assert target("2026-11-02").exists()
+    build_customers(spark, lake, D2)
+    assert version(spark, lake, CUSTOMERS) == after_hour + 1
+
+    build_customers(spark, lake, D2, silver=CUSTOMERS_FULL, job="silver_test_full", full_refresh=True)
+    assert_identical(read_table(spark, CUSTOMERS, lake), read_table(spark, CUSTOMERS_FULL, lake))
+    assert {r["customer_id"]: r["plan"] for r in read_table(spark, CUSTOMERS, lake).collect()} == \
+        {"C1": "basic", "C2": "pro", "C3": "pro"}
 
 
 def test_a_rewritten_batch_forces_a_full_build_and_a_late_validated_batch_is_merged(spark, lake):

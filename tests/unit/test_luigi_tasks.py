@@ -165,3 +165,61 @@ def test_a_run_date_stays_done_after_delta_removed_its_json_commits(spark, lake)
                                  cfg=lake).exists()
     records = Path(lake.lakehouse_root.removeprefix("file://")) / "_commits" / table.relpath / "silver_customers"
     assert len(list(records.iterdir())) == 12
+
+
+def test_the_hourly_pipeline_takes_every_source_of_the_hour_to_silver():
+    from luigi_tasks.pipeline import HourlyPipeline, SilverBilling, SilverTickets, SilverWebEvents
+    from luigi_tasks.validation import ValidateAll
+
+    ingest, validate, *silver = list(HourlyPipeline(run_date=DAY, run_hour=5).requires())
+    assert isinstance(ingest, IngestAll) and isinstance(validate, ValidateAll)
+    assert {t.run_hour for t in [*ingest.requires(), *validate.requires(), *silver]} == {5}
+    assert [type(t) for t in silver] == [SilverCustomers, SilverBilling, SilverBilling, SilverTickets,
+                                         SilverWebEvents]
+    for step in silver:  # each build validates its own source's hour, and says which hour
+        check = step.requires()
+        assert isinstance(check, ValidateBronze) and check.run_hour == 5
+        assert check.output().batch_id == f"{check.table}-2026-11-27T05"
+        assert step.program_args()[step.program_args().index("--run-hour") + 1] == "5"
+        assert (step.output().interval, step.output().batch_id) == ("2026-11-27T05", "2026-11-27T05")
+        assert step.source_batch().batch_id.endswith("-2026-11-27T05")
+    daily = SilverWebEvents(run_date=DAY)
+    assert "--run-hour" not in daily.program_args()
+    assert (daily.output().interval, daily.output().batch_id) == ("2026-11-27", None)
+    with pytest.raises(ValueError, match="0..23"):
+        list(HourlyPipeline(run_date=DAY, run_hour=24).requires())
+
+
+def test_an_hourly_step_whose_batch_brought_nothing_starts_no_job(lake, monkeypatch):
+    from luigi.contrib.spark import SparkSubmitTask
+
+    from churnlake.storage import commit_record_uri, filestore_for, write_commit_record
+    from luigi_tasks.pipeline import SilverWebEvents
+
+    monkeypatch.setattr("luigi_tasks.targets.load_config", lambda: lake)
+    monkeypatch.setattr(SparkSubmitTask, "run", lambda self: pytest.fail(f"{self} started a job"))
+    ingest = BronzeAccessLogs(run_date=DAY, run_hour=5)
+
+    def commit(**counts):
+        uri = commit_record_uri(lake.lakehouse_root, tables.BRONZE_WEB_ACCESS_LOGS.relpath, ingest.job_name,
+                                "2026-11-27", ingest.batch_id)
+        write_commit_record(filestore_for(uri, lake), uri, {"job": ingest.job_name, "run_date": "2026-11-27",
+                                                            "batch_id": ingest.batch_id, **counts})
+
+    steps = [ValidateBronze(table="web_access_logs", run_date=DAY, run_hour=5),
+             SilverWebEvents(run_date=DAY, run_hour=5)]
+    assert not any(s.complete() for s in steps)  # the hour is not ingested yet
+    commit()  # a batch recorded before the counts were: never taken for empty
+    assert not any(s.complete() for s in steps)
+    commit(rows_written=3, rows_rejected=0)
+    assert not any(s.complete() for s in steps)
+    commit(rows_written=0, rows_rejected=1)  # one broken line: its validation still runs
+    assert not any(s.complete() for s in steps)
+    commit(rows_written=0, rows_rejected=0)
+    assert all(s.complete() for s in steps)
+    for step in steps:
+        step.run()
+        assert step.note == f"nothing new: batch {ingest.batch_id} brought no rows"
+    # The daily steps always run: the day covers whatever the hours left.
+    assert not ValidateBronze(table="web_access_logs", run_date=DAY).nothing_new()
+    assert not SilverWebEvents(run_date=DAY).complete()
