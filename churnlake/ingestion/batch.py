@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +144,50 @@ class LandedFile:
 def sha256_bytes(data: bytes) -> str:
     """Hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+class FileHashes:
+    """SHA-256 of the files in a source folder, remembered between runs by path, size and
+    modification time (nanoseconds) in a JSON file under the state dir: a file that did not
+    change is not read again to learn that it was ingested before. A file whose size or
+    modification time changed is hashed again; a lost or unreadable memory file only costs
+    the hashing. :meth:`save` keeps the entries of the files looked up in this run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.known: dict[str, list] = {}
+        self.used: dict[str, list] = {}
+        self._stats: dict[str, list] = {}
+        self.hashed = 0
+        try:
+            loaded = json.loads(path.read_text())
+            self.known = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            pass
+
+    def lookup(self, file: Path) -> str | None:
+        """The remembered hash of ``file`` when its size and modification time are unchanged, else None."""
+        st = file.stat()
+        key = str(file.resolve())
+        entry = self.known.get(key)
+        if isinstance(entry, list) and len(entry) == 3 and entry[:2] == [st.st_size, st.st_mtime_ns]:
+            self.used[key] = entry
+            return str(entry[2])
+        self._stats[key] = [st.st_size, st.st_mtime_ns]  # as before reading: a later change is seen next run
+        return None
+
+    def remember(self, file: Path, digest: str) -> None:
+        """Record the hash of a file :meth:`lookup` did not know."""
+        key = str(file.resolve())
+        self.used[key] = [*self._stats.pop(key), digest]
+        self.hashed += 1
+
+    def save(self) -> None:
+        """Write the entries of this run's files (atomically: a crash leaves the old file)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.used, sort_keys=True))
+        os.replace(tmp, self.path)
 
 
 def skip_if_committed(table: Table, cfg: Config, report: "BatchReport") -> dict | None:

@@ -18,8 +18,9 @@ from pyspark.sql import functions as F
 
 from churnlake.config import Config
 from churnlake.delta import replace_rows
-from churnlake.ingestion.batch import (BatchReport, Interval, ingested_file_hashes, interval_arg_parser,
-                                       land_bytes, reconcile, reporting, sha256_bytes, skip_if_committed)
+from churnlake.ingestion.batch import (BatchReport, FileHashes, Interval, ingested_file_hashes,
+                                       interval_arg_parser, land_bytes, reconcile, reporting, sha256_bytes,
+                                       skip_if_committed)
 from churnlake.ingestion.readers import count_records
 from churnlake.jobrun import JobResult, commit_metadata, run_job
 from churnlake.spark import cached, get_spark, stop
@@ -47,19 +48,27 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
         spark = get_spark(JOB, cfg)
         try:
             seen = ingested_file_hashes(spark, [TABLE, QUARANTINE], cfg, except_batch=batch)
+            hashes = FileHashes(cfg.state_dir / "ingestion" / f"file-hashes-{SOURCE}-{ENTITY}.json")
             landed, received = [], 0
             for path in sorted(folder.glob("*.log")):
-                data = path.read_bytes()
-                if sha256_bytes(data) in seen:
+                data, digest = None, hashes.lookup(path)
+                if digest is None:  # new or changed since hashed: read it once
+                    data = path.read_bytes()
+                    digest = sha256_bytes(data)
+                    hashes.remember(path, digest)
+                if digest in seen:
                     log.debug("skip %s: already ingested", path.name)
                     continue
+                data = path.read_bytes() if data is None else data
                 # Every line, blank ones too: the parser quarantines them ("empty line").
                 received += count_records(data, header=False, blank=True)
                 landed.append(land_bytes(cfg, data, source=SOURCE, entity=ENTITY, interval=interval,
                                          name=path.name, committed=False))
+            hashes.save()
             report.bytes = sum(f.size for f in landed)
             report.extra["files"] = len(landed)
-            log.info("%d new log files (%d bytes)", len(landed), report.bytes)
+            log.info("%d new log files (%d bytes; %d file(s) hashed, the others unchanged since hashed)",
+                     len(landed), report.bytes, hashes.hashed)
             ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
             if landed:
                 lines = spark.read.text([f.uri for f in landed]).withColumn("_file", F.col("_metadata.file_path"))

@@ -202,3 +202,32 @@ def test_a_rejected_file_gives_exactly_the_records_the_reconciliation_counted(od
     assert [line for line, _, _ in lines] == [f"0001;Fe{odd}male", "0002;Male"]
     assert {(reason, f) for _, reason, f in lines} == {("file rejected: wrong delimiter", "file:///landing/x.csv")}
     assert record_lines(data) == [f"0001;Fe{odd}male".encode(), b"0002;Male"]
+
+
+def test_file_hashes_are_remembered_until_the_file_changes(tmp_path):
+    import hashlib
+    import os
+
+    from churnlake.ingestion.batch import FileHashes
+
+    memory = tmp_path / "state" / "hashes.json"
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_bytes(b"line 1\n")
+    b.write_bytes(b"line 2\n")
+    first = FileHashes(memory)
+    assert first.lookup(a) is None and first.lookup(b) is None  # nothing known yet
+    for f in (a, b):
+        first.remember(f, hashlib.sha256(f.read_bytes()).hexdigest())
+    first.save()
+    again = FileHashes(memory)
+    assert again.lookup(a) == hashlib.sha256(b"line 1\n").hexdigest() and again.hashed == 0
+    b.write_bytes(b"line 2 changed\n")  # another size: hashed again
+    assert again.lookup(b) is None
+    a_stat = a.stat()
+    a.write_bytes(b"line X\n")  # same size, other modification time: hashed again
+    os.utime(a, ns=(a_stat.st_atime_ns, a_stat.st_mtime_ns + 1_000_000))
+    assert FileHashes(memory).lookup(a) is None
+    again.save()  # keeps only what this run looked up and knew (a); b was not remembered
+    assert list(FileHashes(memory).known) == [str(a.resolve())]
+    memory.write_text("not json")
+    assert FileHashes(memory).lookup(a) is None  # a lost memory only costs the hashing
