@@ -202,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-hourly", action="store_true")
     p.add_argument("--hourly-only", action="store_true",
                    help="only the hourly run, on the instance a previous full run left (its report is updated)")
-    p.add_argument("--hour", type=int, default=0, help="which hour of the day after the as-of day arrives (default 0)")
+    p.add_argument("--hour", type=int, nargs="+", default=[0],
+                   help="which hours of the day after the as-of day arrive, one hourly run each on the same "
+                        "engine, in this order (default 0)")
     args = p.parse_args(argv)
 
     base = args.root / args.preset
@@ -234,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.hourly_only:
             run_full(report, args, env, run, sources, sampler)
         if report["pipeline"]["exit"] == 0 and not args.skip_hourly:
-            report.setdefault("hourly_runs", []).append(hourly(report, args, env, run, sources, base, sampler))
+            for hour in args.hour:
+                report.setdefault("hourly_runs", []).append(hourly(report, args, env, run, sources, base, sampler,
+                                                                   hour))
     finally:
         sampler.stop_event.set()
         rss = {"engine": sampler.engine_peak(), "largest_client": sampler.client_peak}
@@ -261,10 +265,10 @@ def run_full(report: dict, args: argparse.Namespace, env: dict, run: Path, sourc
 
 
 def hourly(report: dict, args: argparse.Namespace, env: dict, run: Path, sources: Path, base: Path,
-           sampler: RssSampler) -> dict:
+           sampler: RssSampler, hour: int) -> dict:
     """One hour of new logs, then the hourly path; its cost against the full pipeline's."""
     path, lines = add_hour_of_logs(sources, run / "inbox" / "access_logs", args.as_of, args.seed, base / "hour",
-                                   args.hour)
+                                   hour)
     from churnlake.cli import serve_demo_ticket_api
     from churnlake.config import load_config
     from churnlake.demo.ticket_api import shutdown
@@ -272,14 +276,14 @@ def hourly(report: dict, args: argparse.Namespace, env: dict, run: Path, sources
     hour_env = {**env, "CHURNLAKE__SOURCES__TICKETS__BASE_URL": url, load_config().tickets_token_env: token}
     try:
         t1 = time.time()
-        wall, times = run_hourly(hour_env, args.as_of + dt.timedelta(days=1), args.hour, sampler, run / "logs")
+        wall, times = run_hourly(hour_env, args.as_of + dt.timedelta(days=1), hour, sampler, run / "logs")
     finally:
         shutdown(server)
     full = sum(s["seconds"] for s in report["pipeline"]["stages"].values())
     records = job_records(run / "logs", t1)
     modes = {" ".join([r["job"], r["args"].get("table", "")]).strip(): (r["details"] or {}).get("mode")
              for r in records if r["job"].startswith("silver_")}
-    return {"silver_modes": modes, "hour": args.hour, "new_log_lines": lines, "wall_s": round(wall, 1), "jobs": times,
+    return {"silver_modes": modes, "hour": hour, "new_log_lines": lines, "wall_s": round(wall, 1), "jobs": times,
             "stages": stage_table(records),
             "share_of_full_pipeline": round(wall / report["pipeline"]["wall_s"], 3),
             "share_of_full_job_time": round(wall / full, 3) if full else None}

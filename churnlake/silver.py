@@ -195,7 +195,8 @@ def build_silver(spark: SparkSession, cfg: Config, *, job: str, run_date: dt.dat
 def build_metadata(job: str, run_date: dt.date, plan: Plan, rule: Rule, bronze: Table,
                    run_hour: int | None = None) -> str:
     """The commit metadata of a silver build: the job, run date and interval, and what it consumed."""
-    extra = {**build_interval(run_date, run_hour), "mode": plan.mode, "bronze_table": bronze.name, "bronze_version": plan.bronze_version,
+    extra = {**build_interval(run_date, run_hour), "mode": plan.mode, "bronze_table": bronze.name,
+             "bronze_version": plan.bronze_version,
              "runs_version": plan.runs_version, "quarantine_version": plan.quarantine_version,
              "through_date": plan.through.isoformat(), "rule": rule.describe()}
     if plan.mode == INCREMENTAL:
