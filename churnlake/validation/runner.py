@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from churnlake.validation.suites import (RESOLUTION_APPLIED, ROW_LEVEL, Check, Suite, failing_rows,
+from churnlake.validation.suites import (RESOLUTION_APPLIED, Check, Suite, failing_rows, has_predicate,
                                          outlier_check)
 
 log = logging.getLogger(__name__)
@@ -162,11 +162,6 @@ def _result(check: Check, res) -> CheckResult:
         sample_values=_sample(r.get("partial_unexpected_list")),
         observed_value=None if observed is None else str(observed)[:500],
         error=error)
-
-
-def has_predicate(check: Check) -> bool:
-    """True when :func:`failing_rows` can select the check's unexpected rows (``mostly`` aside)."""
-    return check.expect in ROW_LEVEL and "column" in check.kwargs
 
 
 def unexpected_samples(df: DataFrame, checks: list[Check], per_check: int = 4 * MAX_SAMPLES) -> dict[str, list]:

@@ -173,6 +173,11 @@ def to_expectation(check: Check):
                      "description": check.description})
 
 
+def has_predicate(check: Check) -> bool:
+    """True when :func:`failing_rows` can select the check's unexpected rows (``mostly`` aside)."""
+    return check.expect in ROW_LEVEL and "column" in check.kwargs
+
+
 def failing_rows(check: Check) -> Column:
     """A predicate that is true exactly for the rows the row-level ``check`` finds unexpected.
 
