@@ -17,10 +17,19 @@ from luigi_tasks.base import ChurnlakeSparkTask, logger
 from luigi_tasks.targets import DeltaCommitTarget
 
 
-class IngestionTask(ChurnlakeSparkTask):
+class HourlyOption(ChurnlakeSparkTask):
+    """A job that runs for a day, or for one hour of it when ``run_hour`` is set (``--run-hour``)."""
+
+    run_hour = luigi.OptionalIntParameter(default=None, description="hour of an hourly run")
+
+    def app_options(self) -> list[str]:
+        hour = [] if self.run_hour is None else ["--run-hour", str(self.run_hour)]
+        return super().app_options() + hour
+
+
+class IngestionTask(HourlyOption):
     """A bronze ingestion job for one interval (a day, or an hour when ``run_hour`` is set)."""
 
-    run_hour = luigi.OptionalIntParameter(default=None, description="hour of an hourly batch")
     job_name: str = ""
     source: str = ""
     entity: str = ""
@@ -34,10 +43,6 @@ class IngestionTask(ChurnlakeSparkTask):
     def batch_id(self) -> str:
         return batch_id(self.source, self.entity, self.interval)
 
-    def app_options(self) -> list[str]:
-        hour = [] if self.run_hour is None else ["--run-hour", str(self.run_hour)]
-        return super().app_options() + hour
-
     def output(self):
         return DeltaCommitTarget(self.table, self.job_name, self.run_date.isoformat(), batch_id=self.batch_id)
 
@@ -49,7 +54,7 @@ def empty_batch(task: IngestionTask) -> bool:
     return bool(found) and found[-1].get("rows_written") == 0 and found[-1].get("rows_rejected") == 0
 
 
-class AfterBatch(ChurnlakeSparkTask):
+class AfterBatch(HourlyOption):
     """A step that works on what one source's batches brought (its validation, its silver build).
 
     Daily (``run_hour`` None) it always runs: the daily run covers whatever earlier runs left.
@@ -58,7 +63,6 @@ class AfterBatch(ChurnlakeSparkTask):
     and says so on the console. Otherwise it runs its job with ``--run-hour``.
     """
 
-    run_hour = luigi.OptionalIntParameter(default=None, description="hour of an hourly run")
     #: Why the step did not start its job (set by :meth:`run`; the console prints it).
     note: str | None = None
 
@@ -71,10 +75,6 @@ class AfterBatch(ChurnlakeSparkTask):
 
     def complete(self) -> bool:
         return self.nothing_new() or super().complete()
-
-    def app_options(self) -> list[str]:
-        hour = [] if self.run_hour is None else ["--run-hour", str(self.run_hour)]
-        return super().app_options() + hour
 
     def run(self):
         if self.nothing_new():

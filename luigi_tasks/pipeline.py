@@ -209,8 +209,7 @@ class HourlyPipeline(luigi.WrapperTask):
     run_hour = luigi.IntParameter(description="hour of the run date, 0..23")
 
     def requires(self):
-        if not 0 <= self.run_hour <= 23:
-            raise ValueError(f"run_hour must be 0..23, got {self.run_hour}")
+        Interval(self.run_date, self.run_hour)  # refuses an hour outside 0..23
         yield IngestAll(run_date=self.run_date, run_hour=self.run_hour)
         yield ValidateAll(run_date=self.run_date, run_hour=self.run_hour)
         yield from silver_builds(self.run_date, self.run_hour)

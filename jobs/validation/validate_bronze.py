@@ -40,6 +40,6 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
 
 
 if __name__ == "__main__":
-    parser = add_run_hour_arg(with_table_arg(job_arg_parser(__doc__.splitlines()[0]), TABLES, "bronze table to validate"),
-                              "an hourly run: only the batches no earlier run covered; omit for the daily run")
+    parser = with_table_arg(job_arg_parser(__doc__.splitlines()[0]), TABLES, "bronze table to validate")
+    parser = add_run_hour_arg(parser, "an hourly run: only the batches no earlier run covered; omit for the daily run")
     run_job(JOB, main, parser)
