@@ -8,6 +8,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUN_DATE ?= $(shell date -u +%Y-%m-%d)
 PYTEST_ARGS ?=
+# Two pytest workers: the integration tests (the engine, services) on one, unit tests on the
+# other (tests/conftest.py). TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 .PHONY: setup venv jars demo hourly test unit eda clean help video package luigid-start luigid-stop luigid-status engine-start engine-stop engine-status engine-logs metastore-start metastore-stop mlflow-start mlflow-stop mlflow-status screenshots
 
@@ -57,10 +61,10 @@ test: setup
 	bash scripts/ensure-postgres.sh
 	bash scripts/ensure-chromium.sh
 	bash scripts/ensure-video-tools.sh
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 unit: setup
-	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not integration" $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # The Luigi central scheduler on 127.0.0.1:8082 (CHURNLAKE_LUIGID_PORT) with task history;
 # `make demo` uses it when it runs. Visualiser: http://127.0.0.1:8082 (docs/services.md).

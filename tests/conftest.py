@@ -27,6 +27,15 @@ def lakehouse_env(base: Path) -> dict[str, str]:
     }
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """With ``pytest -n 2 --dist loadgroup`` (``make test``) every integration test runs on one
+    worker, beside the unit tests on the other: one engine, one in-process session per worker.
+    A unit module stays on one worker too, so its module fixtures are set up once."""
+    for item in items:
+        integration = item.get_closest_marker("integration") is not None
+        item.add_marker(pytest.mark.xdist_group("integration" if integration else item.module.__name__))
+
+
 @pytest.fixture(scope="session")
 def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A temporary folder for session-wide state (metastore, lakehouse of the Spark fixture)."""
@@ -53,8 +62,9 @@ def spark(cfg: Config):
         "spark.sql.shuffle.partitions": "2",
         "spark.default.parallelism": "2",
         "spark.master": "local[2]",
-        # Tiny frames, many short queries: the C1 JIT alone starts faster and uses less CPU.
-        "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=128m",
+        # The default JIT: this JVM runs minutes of small Delta commits and merges, and C2 pays
+        # for itself after the first (docs/benchmarks.md, "The test suite").
+        "spark.driver.extraJavaOptions": os.environ.get("CHURNLAKE_TEST_JVM_OPTS", "-XX:+UseParallelGC"),
     })
     yield session
     session.stop()

@@ -67,21 +67,15 @@ def hdfs_cluster(tmp_path_factory):
         cluster.stop()
 
 
-def _integration_selected(session) -> bool:
-    return any(item.get_closest_marker("integration") for item in session.items)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def engine(request, tmp_path_factory):
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory):
     """One churnlake engine (Spark Connect + Thrift JDBC, its own metastore) for the whole
-    session on free 127.0.0.1 ports, started only when integration tests were selected.
+    session on free 127.0.0.1 ports, started by the first integration test
+    (tests/integration/conftest.py) of this worker.
 
     ``CHURNLAKE__ENGINE__REMOTE`` points every job the tests run through ./spark-submit.sh
     (and Luigi) at it; tests of the classic path set ``CHURNLAKE__ENGINE__REMOTE=classic``.
     A demo engine on the default ports never collides with it."""
-    if not _integration_selected(request.session):
-        yield None
-        return
     from churnlake.config import load_config
     from churnlake.services.engine import Engine
     from tests.integration.helpers import free_port
