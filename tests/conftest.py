@@ -27,13 +27,32 @@ def lakehouse_env(base: Path) -> dict[str, str]:
     }
 
 
+# Before xdist's own hook, which turns the xdist_group marks into the node ids it schedules by.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items) -> None:
     """With ``pytest -n 2 --dist loadgroup`` (``make test``) every integration test runs on one
-    worker, beside the unit tests on the other: one engine, one in-process session per worker.
-    A unit module stays on one worker too, so its module fixtures are set up once."""
+    worker (one engine, one set of services), the unit modules on the other until it is done.
+    A unit module stays on one worker, so its module fixtures are set up once. (Two integration
+    groups, each with its own engine, were slower on two cores: docs/benchmarks.md.)"""
     for item in items:
         integration = item.get_closest_marker("integration") is not None
         item.add_marker(pytest.mark.xdist_group("integration" if integration else item.module.__name__))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids) -> None:
+    """With ``--dist loadgroup``: stop when xdist did not group the tests a worker collected.
+
+    xdist groups by appending ``@<group>`` to the node ids; under pytest 9.2 that no longer takes
+    effect (pytest-xdist issue #1386) and the tests are spread one by one instead, every worker
+    then starting its own engine and services. constraints.txt pins a pytest that works."""
+    if node.config.getvalue("dist") != "loadgroup":
+        return
+    ungrouped = [nodeid for nodeid in ids if "@" not in nodeid]
+    if ungrouped:
+        pytest.exit(f"pytest-xdist's --dist loadgroup did not group {len(ungrouped)} tests (e.g. {ungrouped[0]}) "
+                    f"under pytest {pytest.__version__}: install the versions of constraints.txt (make setup) "
+                    "or run one process (make test TEST_WORKERS=0)", returncode=4)
 
 
 @pytest.fixture(scope="session")
