@@ -30,18 +30,13 @@ def lakehouse_env(base: Path) -> dict[str, str]:
 # Before xdist's own hook, which turns the xdist_group marks into the node ids it schedules by.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items) -> None:
-    """With ``pytest -n 2 --dist loadgroup`` (``make test``) every integration test that uses the
-    engine runs on one worker (one engine, one set of services), the unit modules and the
-    ``in_process`` integration modules on the other until it is done. Such a module stays on one
-    worker, so its module fixtures are set up once. (Two engine groups, each with an engine of
-    its own, were slower on two cores: docs/benchmarks.md.)"""
+    """With ``pytest -n 2 --dist loadgroup`` (``make test``) every integration test runs on one
+    worker (one engine, one set of services), the unit modules on the other until it is done.
+    A unit module stays on one worker, so its module fixtures are set up once. (Two integration
+    groups, each with its own engine, were slower on two cores: docs/benchmarks.md.)"""
     for item in items:
-        item.add_marker(pytest.mark.xdist_group("engine" if uses_engine(item) else item.module.__name__))
-
-
-def uses_engine(node) -> bool:
-    """An integration test or module whose jobs run through the session's engine."""
-    return node.get_closest_marker("integration") is not None and node.get_closest_marker("in_process") is None
+        integration = item.get_closest_marker("integration") is not None
+        item.add_marker(pytest.mark.xdist_group("integration" if integration else item.module.__name__))
 
 
 @pytest.hookimpl(optionalhook=True)

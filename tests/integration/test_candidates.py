@@ -17,7 +17,7 @@ from churnlake.ml.candidates import fit_candidate
 from churnlake.ml.scoring import PROBABILITY, collect_sorted, score_frame
 from churnlake.ml.settings import KNOWN_CANDIDATES
 
-pytestmark = [pytest.mark.integration, pytest.mark.in_process]
+pytestmark = pytest.mark.integration
 CAT, NUM = ["contract"], ["tenure_months", "late_payments", "avg_satisfaction"]
 
 

@@ -19,7 +19,7 @@ from sklearn.metrics import roc_auc_score
 from churnlake.ml.registry import CHAMPION, DECISION_TAG, current_champion, gate, load_model, register
 from churnlake.ml.scoring import PROBABILITY, collect_sorted, score_frame
 
-pytestmark = [pytest.mark.integration, pytest.mark.in_process]
+pytestmark = pytest.mark.integration
 NAME = "gate-test-model"
 
 

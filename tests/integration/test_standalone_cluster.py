@@ -18,7 +18,7 @@ from churnlake.config import load_config
 from churnlake.delta import read_table
 from tests.integration.helpers import VENV_BIN, free_port, pipeline_env, run, wait_for_port, write_sample
 
-pytestmark = [pytest.mark.integration, pytest.mark.in_process]
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ from churnlake.tables import Table
 from churnlake.versioning import retention, tags
 from churnlake.versioning.changes import compare, history, schema_diff
 
-pytestmark = [pytest.mark.integration, pytest.mark.in_process]
+pytestmark = pytest.mark.integration
 
 
 def fresh_table() -> Table:
