@@ -36,3 +36,16 @@ def finished_runs_for(cfg: Config, job: str, run_date: str) -> list:
                        "AND attributes.status = 'FINISHED'"),
         max_results=5,
     )
+
+
+#: What a logged scikit-learn model needs to load (skops) and predict, pinned to this environment's
+#: versions. Given explicitly: MLflow's inference of them loads the model again in a subprocess
+#: (≈ 6 s per candidate, measured) and picked up unrelated packages of this process (pytest, psutil).
+MODEL_PACKAGES = ("mlflow", "numpy", "pandas", "scikit-learn", "scipy", "skops")
+
+
+def model_requirements() -> list[str]:
+    """``MODEL_PACKAGES`` as ``name==version`` lines of the installed versions."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in MODEL_PACKAGES]

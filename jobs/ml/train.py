@@ -42,7 +42,7 @@ from churnlake.ml.report import write_report
 from churnlake.ml.scoring import PROBABILITY, collect_sorted, model_input, score_frame
 from churnlake.ml.settings import TrainingSettings, training_settings
 from churnlake.ml.splits import Sample, Split, stratified_sample, stratified_split
-from churnlake.ml.tracking import JOB_TAG, RUN_DATE_TAG, configure_mlflow
+from churnlake.ml.tracking import JOB_TAG, RUN_DATE_TAG, configure_mlflow, model_requirements
 from churnlake.ml.training_set import GROUP, TrainingSet, build_training_set, split_features
 from churnlake.spark import get_spark, stop
 from churnlake.storage import filestore_for
@@ -171,7 +171,7 @@ def log_candidate(fitted: Fitted, ts: TrainingSet, split_: Split, fit_rows: int,
     signature = infer_signature(example, proba)
     if fitted.library == "sklearn":
         info = mlflow.sklearn.log_model(fitted.model, name="model", signature=signature, input_example=example,
-                                        pyfunc_predict_fn="predict_proba",
+                                        pyfunc_predict_fn="predict_proba", pip_requirements=model_requirements(),
                                         skops_trusted_types=own_types(fitted.model))
         mlflow.set_tags({FLAVOR_TAG: fitted.library, "churnlake.candidate": fitted.name,
                          "churnlake.model_file": model_uri})

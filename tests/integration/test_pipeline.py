@@ -21,6 +21,7 @@ from churnlake.config import load_config
 from churnlake.delta import history, read_table
 from churnlake.demo.generate import append_billing, generate_all
 from churnlake.demo.ticket_api import serve_in_thread, shutdown
+from churnlake.ml.tracking import model_requirements
 from churnlake.services import luigid
 from tests.conftest import TELCO_CSV
 from tests.integration.helpers import VENV_BIN, failed_line, free_port, pipeline_env, run, write_sample
@@ -297,6 +298,10 @@ def test_model_is_tracked_registered_scored_and_reproducible(pipeline_run, spark
     children = client.search_runs([best.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")
     assert sorted(r.data.tags["churnlake.candidate"] for r in children) == ["mllib_logreg", "sk_logreg"]
     assert {r.data.tags["churnlake.flavor"] for r in children} == {"sklearn", "mllib"}
+    # The scikit-learn model (the one candidate with an MLflow flavor) names what it needs to load
+    # and predict, at this environment's versions (given, not inferred: churnlake/ml/tracking.py).
+    requirements = [p.read_text().split() for p in cfg.state_dir.rglob("requirements.txt")]
+    assert requirements and all(r == model_requirements() for r in requirements)
     artifacts = {a.path for a in client.list_artifacts(champion.run_id, "plots")}
     assert len(artifacts) == 4
     report = base / "reports" / "models" / RUN_DATE / "report.html"
