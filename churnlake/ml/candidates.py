@@ -225,8 +225,9 @@ def cross_validate(pipeline, maps: list[dict], sdf: DataFrame, folds: int, evalu
     prepare, estimator = Pipeline(stages=stages[:-1]), stages[-1]
     totals = [0.0] * len(maps)
     for fold in range(folds):
-        fitted = prepare.fit(sdf.where(F.col(FOLD) != fold))
-        train = cached(fitted.transform(sdf.where(F.col(FOLD) != fold)))
+        rest = sdf.where(F.col(FOLD) != fold)
+        fitted = prepare.fit(rest)
+        train = cached(fitted.transform(rest))
         valid = cached(fitted.transform(sdf.where(F.col(FOLD) == fold)))
 
         def score(params: dict) -> float:
@@ -286,7 +287,7 @@ def fit_mllib(spark, name: str, train: DataFrame, categorical: list[str],
     importances = mllib_importances(best, sdf.limit(5))
     sdf.unpersist()
     return Fitted(name, "mllib", best, params, float(metrics[best_i]), importances,
-                  extra={"empty_columns": empty, "cv_metrics": [round(m, 6) for m in metrics]})
+                  extra={"empty_columns": empty})
 
 
 def mllib_importances(model, sample) -> pd.Series:
