@@ -36,11 +36,16 @@ def is_delta_table(spark: SparkSession, uri: str) -> bool:
     try:
         detail = spark.sql(f"DESCRIBE DETAIL {_quoted(uri)}").first()
     except AnalysisException as exc:
-        condition = exc.getCondition() or ""
-        if condition in _NOT_A_TABLE or "is not a Delta table" in str(exc) or "doesn't exist" in str(exc):
+        if _not_a_table(exc):
             return False
         raise
     return detail is not None and (detail["format"] or "").lower() == "delta"
+
+
+def _not_a_table(exc: BaseException) -> bool:
+    """True when a Delta command failed because no Delta table is at its path."""
+    condition = getattr(exc, "getCondition", lambda: None)() or ""
+    return condition in _NOT_A_TABLE or "is not a Delta table" in str(exc) or "doesn't exist" in str(exc)
 
 
 def table_exists(spark: SparkSession, table: Table, cfg: Config) -> bool:
@@ -53,25 +58,49 @@ def history(spark: SparkSession, uri: str, limit: int | None = None) -> DataFram
     return spark.sql(f"DESCRIBE HISTORY {_quoted(uri)}" + (f" LIMIT {int(limit)}" if limit else ""))
 
 
+#: Commits ``history_since`` reads first. ``DESCRIBE HISTORY`` without a limit reads every commit
+#: file still in the log (0.5 s over Spark Connect at 400 commits, against 0.26 s for the last
+#: few); the commits a job asks about are nearly always its own, the newest.
+HISTORY_WINDOW = 20
+_HISTORY_COLUMNS = ("version", "operation", "operationParameters", "operationMetrics", "userMetadata")
+
+
 def history_since(spark: SparkSession, uri: str, version: int, until: int | None = None) -> list[dict]:
     """The commits of the Delta table at ``uri`` after ``version`` (and up to ``until``), oldest
     first, each as a dict: ``version``, ``operation``, ``operationParameters``,
     ``operationMetrics`` (both dicts of strings) and ``userMetadata``. ``DESCRIBE HISTORY``
-    only, so it works over Spark Connect."""
-    df = history(spark, uri).where(f"version > {int(version)}")
-    if until is not None:
-        df = df.where(f"version <= {int(until)}")
-    rows = df.select("version", "operation", "operationParameters", "operationMetrics", "userMetadata") \
-        .orderBy("version").collect()
+    only, so it works over Spark Connect.
+
+    Reads the newest ``HISTORY_WINDOW`` commits, and the whole history only when the window
+    is full and does not reach back to ``version + 1`` (the newest versions are contiguous)."""
+    rows = history(spark, uri, HISTORY_WINDOW).select(*_HISTORY_COLUMNS).collect()
+    if len(rows) == HISTORY_WINDOW and min(int(r["version"]) for r in rows) > int(version) + 1:
+        rows = history(spark, uri).where(f"version > {int(version)}").select(*_HISTORY_COLUMNS).collect()
+    picked = sorted((r for r in rows if int(r["version"]) > int(version)
+                     and (until is None or int(r["version"]) <= int(until))), key=lambda r: int(r["version"]))
     return [{"version": int(r["version"]), "operation": r["operation"],
              "operationParameters": dict(r["operationParameters"] or {}),
              "operationMetrics": dict(r["operationMetrics"] or {}), "userMetadata": r["userMetadata"]}
-            for r in rows]
+            for r in picked]
 
 
 def latest_version(spark: SparkSession, table: Table, cfg: Config) -> int:
     """The newest Delta version of ``table``."""
     return int(history(spark, table.uri(cfg), 1).select("version").first()[0])
+
+
+def version_or_none(spark: SparkSession, table: Table, cfg: Config) -> int | None:
+    """The newest Delta version of ``table``, or None when there is no Delta table yet: one
+    query, where ``table_exists`` and then ``latest_version`` would be two."""
+    from pyspark.errors import AnalysisException
+
+    try:
+        row = history(spark, table.uri(cfg), 1).select("version").first()
+    except AnalysisException as exc:
+        if _not_a_table(exc):
+            return None
+        raise
+    return None if row is None else int(row[0])
 
 
 def read_table(spark: SparkSession, table: Table, cfg: Config, *, version: int | None = None) -> DataFrame:
@@ -108,7 +137,8 @@ def replace_rows(df: DataFrame, table: Table, cfg: Config, *, replace_where: str
     if not replace_where:
         raise ValueError("replace_where must select the batch being replaced")
     spark = df.sparkSession
-    before = latest_version(spark, table, cfg) if table_exists(spark, table, cfg) else -1
+    before = version_or_none(spark, table, cfg)
+    before = -1 if before is None else before
     _replace_with_retries(df, table, cfg, replace_where=replace_where, metadata=metadata, attempts=attempts)
     ensure_commit(spark, table, cfg, metadata=metadata, after_version=before)
     record_commit(table, cfg, metadata)
@@ -142,7 +172,8 @@ def record_commit(table: Table, cfg: Config, metadata: str) -> None:
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 
 
-def ensure_commit(spark: SparkSession, table: Table, cfg: Config, *, metadata: str, after_version: int) -> bool:
+def ensure_commit(spark: SparkSession, table: Table, cfg: Config, *, metadata: str, after_version: int,
+                  commits: list[dict] | None = None) -> bool:
     """Make sure a commit carrying ``metadata`` exists after ``after_version``; returns True when
     this call had to add one.
 
@@ -150,11 +181,13 @@ def ensure_commit(spark: SparkSession, table: Table, cfg: Config, *, metadata: s
     whose rows were not there before): the batch would then leave no trace, and the Luigi
     target that looks for the job's commit would never be satisfied (a second day with no new
     CRM file stalled the DAG). The marker is a table-property commit with the same
-    ``userMetadata``, so the empty batch is recorded like any other."""
+    ``userMetadata``, so the empty batch is recorded like any other. ``commits`` is the caller's
+    ``history_since(after_version)`` when it has it (saves the query)."""
     import datetime as dt
 
-    newer = history(spark, table.uri(cfg)).where(f"version > {int(after_version)}").select("userMetadata").collect()
-    if any(r["userMetadata"] == metadata for r in newer):
+    if commits is None:
+        commits = history_since(spark, table.uri(cfg), after_version)
+    if any(c["userMetadata"] == metadata for c in commits):
         return False
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     spark.conf.set(USER_METADATA_CONF, metadata)
@@ -231,9 +264,9 @@ def merge_into(source: DataFrame, table: Table, cfg: Config, *, on: str, clauses
         retry_conflicts(table, "MERGE", attempts, merge)
     finally:
         spark.catalog.dropTempView(view)
-    merges = [c for c in history_since(spark, uri, before)
-              if c["operation"] == "MERGE" and c["userMetadata"] == metadata]
-    ensure_commit(spark, table, cfg, metadata=metadata, after_version=before)
+    commits = history_since(spark, uri, before)
+    merges = [c for c in commits if c["operation"] == "MERGE" and c["userMetadata"] == metadata]
+    ensure_commit(spark, table, cfg, metadata=metadata, after_version=before, commits=commits)
     record_commit(table, cfg, metadata)
     metrics = merges[-1]["operationMetrics"] if merges else {}
     return {k: int(v) for k, v in metrics.items() if str(v).lstrip("-").isdigit()}

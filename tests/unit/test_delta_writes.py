@@ -31,3 +31,26 @@ def test_an_empty_batch_is_committed_so_its_target_is_done(spark, cfg):
     # A rerun of a batch that does write gets no extra marker commit.
     replace_rows(first, TABLE, cfg, replace_where="_batch_id = 'b1'", metadata=meta("2026-11-27", "b1"))
     assert history(spark, TABLE.uri(cfg)).count() == versions + 2
+
+
+def test_history_since_reads_past_its_window_only_when_it_must(spark, cfg, monkeypatch):
+    import churnlake.delta as delta
+
+    table = Table("bronze.test_history", "bronze/test_history")
+    for i in range(7):
+        spark.createDataFrame([(i, f"b{i}")], SCHEMA).write.format("delta").mode("append").save(table.uri(cfg))
+    assert delta.version_or_none(spark, table, cfg) == 6
+    assert delta.version_or_none(spark, Table("bronze.test_none", "bronze/test_none"), cfg) is None
+    full = {r["version"]: r["operation"] for r in history(spark, table.uri(cfg)).collect()}
+    monkeypatch.setattr(delta, "HISTORY_WINDOW", 3)
+    queries = []
+    real = delta.history
+    monkeypatch.setattr(delta, "history", lambda *a, **k: queries.append(a[2:] or (None,)) or real(*a, **k))
+    for since, until in [(-1, None), (0, None), (2, 5), (3, None), (4, None), (5, 5), (6, None)]:
+        queries.clear()
+        got = delta.history_since(spark, table.uri(cfg), since, until)
+        want = sorted(v for v in full if v > since and (until is None or v <= until))
+        assert [c["version"] for c in got] == want, (since, until)
+        assert all(c["operation"] == full[c["version"]] for c in got)
+        # The window (versions 4-6) covers every version after 3: one query of 3 commits.
+        assert queries == ([(3,)] if since >= 3 else [(3,), (None,)]), (since, queries)
