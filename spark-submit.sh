@@ -11,6 +11,8 @@
 #   job runs as a plain Python client of that server: no driver JVM of its own, seconds
 #   instead of half a minute. `--conf spark.sql.*=…` flags become settings of the job's
 #   session; other spark-submit flags are ignored with a note (the engine owns the resources).
+#   The job runs as a fork of the engine's job launcher (engine.launcher), which has PySpark,
+#   pandas, Great Expectations, MLflow and scikit-learn imported already.
 # - classic: otherwise, or when --master is given (or CHURNLAKE__ENGINE__REMOTE=classic), the
 #   job gets its own driver JVM from the venv's spark-submit, as on a cluster (YARN cluster
 #   deploy mode needs this mode).
@@ -61,8 +63,11 @@ fi
 
 # Engine or classic? An explicit --master always means classic (its own driver on that master).
 remote=""
+launcher=""
 if [[ "${CHURNLAKE__ENGINE__REMOTE:-}" != "classic" ]] && ! printf '%s\n' "${flags[@]+"${flags[@]}"}" | grep -q -- '^--master'; then
-  remote="$("$VENV/bin/python" -m churnlake.services.engine url)" || exit 2
+  client="$("$VENV/bin/python" -m churnlake.services.engine client)" || exit 2
+  remote="$(sed -n 1p <<<"$client")"
+  launcher="$(sed -n 2p <<<"$client")"
 fi
 if [[ -n "$remote" ]]; then
   session_conf="{}"
@@ -88,6 +93,11 @@ if [[ -n "$remote" ]]; then
   fi
   export CHURNLAKE_ENGINE_REMOTE="$remote"
   export CHURNLAKE_SESSION_CONF="$session_conf"
+  if [[ -n "$launcher" ]]; then
+    # A fork of the engine's warm job launcher (its packages already imported); when it does
+    # not answer, the client becomes "python $app" itself (churnlake/services/launcher.py).
+    exec "$VENV/bin/python" -S "$ROOT/churnlake/services/launcher.py" run "$launcher" "$app" "$@"
+  fi
   exec "$VENV/bin/python" "$app" "$@"
 fi
 unset CHURNLAKE_ENGINE_REMOTE

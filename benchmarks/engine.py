@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/engine.py [--run-date 2026-11-27] [--modes engine,classic]
                                           [--repeat-dates 4] [--candidates sk_logreg,mllib_logreg]
                                           [--variant engine-c1=-XX:TieredStopAtLevel=1]
+                                          [--variant-env engine-own=CHURNLAKE__ENGINE__LAUNCHER=off]
 
 For each mode, on a fresh lakehouse of its own (state, logs, reports, inbox under a temporary
 folder; the demo sources generated once and shared), the whole demo DAG for the same run
@@ -129,8 +130,15 @@ def main() -> int:
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=JAVA_OPTIONS",
                         help="an engine mode NAME (list it in --modes) whose engine runs with these JVM "
                              "flags (engine.java_options), e.g. engine-c1=-XX:TieredStopAtLevel=1")
+    parser.add_argument("--variant-env", action="append", default=[], metavar="NAME=KEY=VALUE",
+                        help="an environment override of mode NAME (list it in --modes), e.g. "
+                             "engine-own-processes=CHURNLAKE__ENGINE__LAUNCHER=off")
     args = parser.parse_args()
     variants = dict(v.split("=", 1) for v in args.variant)
+    variant_env: dict[str, dict[str, str]] = {}
+    for item in args.variant_env:
+        name, key, value = item.split("=", 2)
+        variant_env.setdefault(name, {})[key] = value
     work = Path(args.work or tempfile.mkdtemp(prefix="churnlake-enginebench-"))
     demo_dir = work / "demo"
     results: dict = {"run_date": args.run_date, "work": str(work), "modes": {}}
@@ -148,6 +156,7 @@ def main() -> int:
         env = env_for(base, demo_dir, (free_port(), free_port()), args.candidates)
         if mode in variants:
             env["CHURNLAKE__ENGINE__JAVA_OPTIONS"] = variants[mode]
+        env.update(variant_env.get(mode, {}))
         classic = mode == "classic"
         print(f"== {mode}: demo {args.run_date} on {base}", flush=True)
         try:

@@ -86,13 +86,18 @@ def engine(tmp_path_factory):
     cfg = load_config(environ=env)
     server = Engine(cfg, connect_port=free_port(), thrift_port=free_port(), driver_memory="3g")
     server.start()
-    previous = os.environ.get("CHURNLAKE__ENGINE__REMOTE")
-    os.environ["CHURNLAKE__ENGINE__REMOTE"] = server.remote_url
+    # Jobs go to this engine, as forks of its job launcher (their own state dirs differ from
+    # the engine's, so "auto" would not find it).
+    overrides = {"CHURNLAKE__ENGINE__REMOTE": server.remote_url,
+                 "CHURNLAKE__ENGINE__LAUNCHER": server.launcher_socket}
+    previous = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
     try:
         yield server
     finally:
-        if previous is None:
-            os.environ.pop("CHURNLAKE__ENGINE__REMOTE", None)
-        else:
-            os.environ["CHURNLAKE__ENGINE__REMOTE"] = previous
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         server.stop()

@@ -40,6 +40,7 @@ import json
 import os
 import shlex
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,7 @@ from typing import Optional
 
 from churnlake.config import Config, ivy_dir, load_config
 from churnlake.serving import jars
+from churnlake.services import launcher as launcher_mod
 from churnlake.services.process import Daemon, ServerStartError, port_open, tail
 from churnlake.serving.derby import DerbyServer, network_metastore
 from churnlake.spark import base_conf, spark_defaults
@@ -69,12 +71,14 @@ class EngineSettings:
     remote: str = "auto"
     start_timeout_s: float = 300.0
     java_options: str = ""
+    launcher: str = "auto"
 
     @classmethod
     def from_config(cls, cfg: Config) -> "EngineSettings":
         raw = dict(cfg.raw.get("engine") or {})
         defaults = cls()
         remote = raw.get("remote", defaults.remote)
+        launcher = raw.get("launcher", defaults.launcher)
         return cls(
             host=str(raw.get("host") or defaults.host),
             connect_port=int(raw.get("connect_port") or defaults.connect_port),
@@ -84,6 +88,7 @@ class EngineSettings:
             remote="" if remote is None else str(remote),
             start_timeout_s=float(raw.get("start_timeout_s") or defaults.start_timeout_s),
             java_options=str(raw.get("java_options") or ""),
+            launcher="off" if launcher is None else str(launcher),
         )
 
 
@@ -124,7 +129,7 @@ class Engine:
     def __init__(self, cfg: Config, *, connect_port: Optional[int] = None, thrift_port: Optional[int] = None,
                  master: Optional[str] = None, driver_memory: Optional[str] = None,
                  extra_conf: Optional[dict[str, str]] = None, driver_java_options: str = "",
-                 detach: bool = False) -> None:
+                 detach: bool = False, launcher: Optional[bool] = None) -> None:
         self.cfg = cfg
         self.settings = EngineSettings.from_config(cfg)
         self.host = self.settings.host
@@ -142,6 +147,13 @@ class Engine:
         self.start_seconds: Optional[float] = None
         self._daemon = Daemon("engine", self.state_dir / "engine.pid", cfg.logs_dir / "engine.log",
                               self.host, self.thrift_port, marker=MAIN_CLASS)
+        # The job launcher (churnlake/services/launcher.py) lives and dies with the engine.
+        self.with_launcher = (self.settings.launcher.lower() not in CLASSIC) if launcher is None else launcher
+        self.launcher_socket = launcher_mod.socket_path(cfg.state_dir)
+        self._launcher = Daemon("job launcher", self.state_dir / "launcher.pid", cfg.logs_dir / "launcher.log",
+                                self.host, 0, marker=f"launcher.py serve {self.launcher_socket}",
+                                ready=lambda: launcher_mod.answers(self.launcher_socket),
+                                where=self.launcher_socket)
 
     # ------------------------------------------------------------------ facts
     @property
@@ -162,6 +174,24 @@ class Engine:
 
     def pid(self) -> Optional[int]:
         return self._daemon.pid()
+
+    def launcher_answers(self) -> bool:
+        """True when this engine's job launcher accepts jobs."""
+        return self._launcher.pid() is not None and launcher_mod.answers(self.launcher_socket)
+
+    def start_launcher(self) -> Optional[float]:
+        """Start the job launcher (seconds until it accepts jobs); None, with a warning in the
+        engine's log, when it cannot start: jobs then run as processes of their own."""
+        if self._launcher.pid() is not None:
+            self._launcher.stop()
+        cmd = [str(_venv_bin(self.cfg) / "python"), str(Path(launcher_mod.__file__).resolve()),
+               "serve", self.launcher_socket]
+        try:
+            return self._launcher.start(cmd, self.environment(), self.cfg.root_dir, 120.0)
+        except (ServerStartError, OSError) as exc:
+            with open(self.log_path, "a", encoding="utf-8") as log:
+                log.write(f"==== the job launcher did not start (jobs run as processes of their own): {exc}\n")
+            return None
 
     def endpoints(self) -> dict[str, bool]:
         """Whether each endpoint accepts connections now."""
@@ -236,7 +266,17 @@ class Engine:
         self.cfg.metastore_dir.mkdir(parents=True, exist_ok=True)
         cmd = self.command()
         t0 = time.monotonic()
-        self._daemon.start(cmd, self.environment(), self.cfg.root_dir, self.settings.start_timeout_s)
+        # The launcher imports its packages (≈ 5 s) while the JVM starts.
+        launcher = threading.Thread(target=self.start_launcher, name="launcher-start", daemon=True)
+        if self.with_launcher:
+            launcher.start()
+        try:
+            self._daemon.start(cmd, self.environment(), self.cfg.root_dir, self.settings.start_timeout_s)
+        except BaseException:
+            if self.with_launcher:
+                launcher.join()
+                self._launcher.stop()
+            raise
         while not port_open(self.host, self.connect_port):
             if time.monotonic() - t0 > self.settings.start_timeout_s or self.pid() is None:
                 self._daemon.stop()
@@ -244,6 +284,8 @@ class Engine:
                                        f"{self.host}:{self.connect_port}; log {self.log_path}:\n"
                                        f"{tail(self.log_path)}")
             time.sleep(0.25)
+        if self.with_launcher:
+            launcher.join()
         self.start_seconds = time.monotonic() - t0
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.info_path.write_text(json.dumps({
@@ -259,6 +301,7 @@ class Engine:
 
     def stop(self, timeout: float = 60.0) -> bool:
         """Stop the engine and wait for it to exit; False if it was not running."""
+        self._launcher.stop(timeout)
         stopped = self._daemon.stop(timeout)
         self.info_path.unlink(missing_ok=True)
         if not self.detach:
@@ -268,6 +311,8 @@ class Engine:
     def ensure_running(self) -> bool:
         """Start the engine unless it runs; True when this call started it."""
         if self.running():
+            if self.with_launcher and not self.launcher_answers():
+                self.start_launcher()  # an engine started without one (or its launcher died)
             return False
         if self.pid() is not None:  # alive but an endpoint is gone: restart it cleanly
             self.stop()
@@ -298,6 +343,18 @@ def resolve_remote(cfg: Config) -> Optional[str]:
     return remote
 
 
+def resolve_launcher(cfg: Config) -> Optional[str]:
+    """The socket of the job launcher engine-mode jobs go through, or None (each job is then a
+    process of its own). ``engine.launcher``: ``auto`` (default) is the launcher of this
+    config's engine when its socket exists; a path is that socket; ``off`` is none. A socket
+    that does not answer costs nothing: the client then runs the job as a process of its own."""
+    setting = EngineSettings.from_config(cfg).launcher.strip()
+    if setting.lower() in CLASSIC:
+        return None
+    path = launcher_mod.socket_path(cfg.state_dir) if setting.lower() == "auto" else setting
+    return path if os.path.exists(path) else None
+
+
 def sql_file_as_statement(args: list[str]) -> list[str]:
     """``-f FILE`` becomes ``-e <the file's SQL>`` (comment lines dropped): beeline -f echoes a
     ``null`` prompt per line of the file, -e prints the results only."""
@@ -316,7 +373,8 @@ def sql_file_as_statement(args: list[str]) -> list[str]:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="./engine.sh", description="The churnlake engine: Spark Connect + "
                                      "Thrift JDBC in one Spark driver (docs/services.md)")
-    parser.add_argument("command", choices=["start", "stop", "status", "logs", "url", "command", "conf", "sql"])
+    parser.add_argument("command", choices=["start", "stop", "status", "logs", "url", "client", "command", "conf",
+                                            "sql"])
     parser.add_argument("--connect-port", type=int, default=None, help="default engine.connect_port (15002)")
     parser.add_argument("--thrift-port", type=int, default=None, help="default engine.thrift_port (10000)")
     parser.add_argument("--master", default=None, help="default engine.master (local[*]); e.g. spark://host:7077")
@@ -338,6 +396,17 @@ def main(argv: Optional[list[str]] = None) -> int:
             return 2
         if url:
             print(url)
+        return 0
+    if args.command == "client":
+        # For ./spark-submit.sh: the Spark Connect URL (empty: classic) and the job launcher's
+        # socket (empty: none), one per line.
+        try:
+            url = resolve_remote(cfg)
+        except ValueError as exc:
+            print(f"engine: {exc}", file=sys.stderr)
+            return 2
+        print(url or "")
+        print((resolve_launcher(cfg) or "") if url else "")
         return 0
     if args.command == "conf":
         for key, value in server_conf(cfg).items():
@@ -371,7 +440,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"engine running (pid {pid}, master {engine._recorded().get('master', engine.master)}), "
               f"log {engine.log_path}\n"
               f"  Spark Connect {engine.remote_url}: {word[up['connect']]}\n"
-              f"  JDBC          {engine.jdbc_url('gold')}: {word[up['jdbc']]}")
+              f"  JDBC          {engine.jdbc_url('gold')}: {word[up['jdbc']]}\n"
+              f"  job launcher  {engine.launcher_socket}: "
+              + (word[engine.launcher_answers()] if engine.with_launcher else "off (engine.launcher)"))
         return 0 if all(up.values()) else 1
     if args.command == "stop":
         print("engine stopped" if engine.stop() else "engine was not running")

@@ -13,7 +13,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 
 class ServerStartError(RuntimeError):
@@ -94,6 +94,16 @@ class Daemon:
     port: int
     marker: str
     proc: Optional[subprocess.Popen] = field(default=None, repr=False)
+    #: When given, what "ready" means instead of the TCP port accepting (a server on a Unix
+    #: socket; ``port`` 0 then).
+    ready: Optional[Callable[[], bool]] = field(default=None, repr=False)
+    where: str = ""
+
+    def __post_init__(self) -> None:
+        self.where = self.where or f"{self.host}:{self.port}"
+
+    def _ready(self) -> bool:
+        return self.ready() if self.ready is not None else port_open(self.host, self.port)
 
     def pid(self) -> Optional[int]:
         """The pid of the running server, or None (no pid file, dead, or not ours)."""
@@ -109,8 +119,8 @@ class Daemon:
         """Start ``cmd`` detached (own session), wait until the port accepts; return seconds."""
         if self.pid() is not None:
             raise ServerStartError(f"{self.name} already runs (pid {self.pid()}, {self.pid_path})")
-        if port_open(self.host, self.port):
-            raise ServerStartError(f"{self.host}:{self.port} is already in use by another process; "
+        if self._ready():
+            raise ServerStartError(f"{self.where} is already in use by another process; "
                                    f"choose another port for the {self.name}")
         self.pid_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +128,7 @@ class Daemon:
         with open(self.log_path, "ab") as log:
             offset = log.tell()
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-            log.write(f"==== {stamp} UTC starting {self.name} on {self.host}:{self.port}\n".encode())
+            log.write(f"==== {stamp} UTC starting {self.name} on {self.where}\n".encode())
             log.write(("==== " + " ".join(cmd) + "\n").encode())
             log.flush()
             self.proc = subprocess.Popen(list(cmd), stdout=log, stderr=subprocess.STDOUT,
@@ -131,18 +141,18 @@ class Daemon:
                 self.pid_path.unlink(missing_ok=True)
                 raise ServerStartError(
                     f"{self.name} exited with code {self.proc.returncode} before listening on "
-                    f"{self.host}:{self.port}; log {self.log_path}:\n{tail(self.log_path, offset=offset)}")
-            if port_open(self.host, self.port):
+                    f"{self.where}; log {self.log_path}:\n{tail(self.log_path, offset=offset)}")
+            if self._ready():
                 break
             if time.monotonic() > deadline:
                 self.stop()
                 raise ServerStartError(
-                    f"{self.name} did not listen on {self.host}:{self.port} within {timeout:.0f}s "
+                    f"{self.name} did not listen on {self.where} within {timeout:.0f}s "
                     f"(stopped it); log {self.log_path}:\n{tail(self.log_path, offset=offset)}")
             time.sleep(0.25)
         elapsed = time.monotonic() - t0
         with open(self.log_path, "a", encoding="utf-8") as log:
-            log.write(f"==== {self.name} listening on {self.host}:{self.port} after {elapsed:.1f}s "
+            log.write(f"==== {self.name} listening on {self.where} after {elapsed:.1f}s "
                       f"(pid {self.proc.pid})\n")
         return elapsed
 

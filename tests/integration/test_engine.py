@@ -92,7 +92,8 @@ def test_a_job_whose_engine_dies_fails_clearly_and_a_rerun_after_restart_has_no_
     env = pipeline_env(tmp_path)
     cfg = load_config(environ=env)
     connect_port, thrift_port = free_port(), free_port()
-    server = Engine(cfg, connect_port=connect_port, thrift_port=thrift_port, driver_memory="1g")
+    # No launcher of its own: the job goes through the session engine's (tests/service_fixtures.py).
+    server = Engine(cfg, connect_port=connect_port, thrift_port=thrift_port, driver_memory="1g", launcher=False)
     server.start()
     env["CHURNLAKE__ENGINE__REMOTE"] = server.remote_url
     write_sample(tmp_path / "inbox" / "crm", SAMPLE_ROWS)
@@ -112,7 +113,8 @@ def test_a_job_whose_engine_dies_fails_clearly_and_a_rerun_after_restart_has_no_
         assert f"engine at {server.remote_url} does not answer" in line and "make engine-start" in line
         assert server.stop() or True  # reap the killed process, remove its pid file
         # Whatever the kill left behind, after a restart the same date completes once.
-        server = Engine(cfg, connect_port=connect_port, thrift_port=thrift_port, driver_memory="1g")
+        server = Engine(cfg, connect_port=connect_port, thrift_port=thrift_port, driver_memory="1g",
+                        launcher=False)
         server.start()
         res = submit(["jobs/bronze/ingest_crm.py"], env)
         assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
