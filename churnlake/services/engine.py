@@ -388,23 +388,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     engine = Engine(cfg, connect_port=args.connect_port, thrift_port=args.thrift_port, master=args.master,
                     driver_memory=args.memory, detach=True)
 
-    if args.command == "url":
+    if args.command in ("url", "client"):
         try:
             url = resolve_remote(cfg)
         except ValueError as exc:
             print(f"engine: {exc}", file=sys.stderr)
             return 2
-        if url:
-            print(url)
-        return 0
-    if args.command == "client":
+        if args.command == "url":
+            if url:
+                print(url)
+            return 0
         # For ./spark-submit.sh: the Spark Connect URL (empty: classic) and the job launcher's
         # socket (empty: none), one per line.
-        try:
-            url = resolve_remote(cfg)
-        except ValueError as exc:
-            print(f"engine: {exc}", file=sys.stderr)
-            return 2
         print(url or "")
         print((resolve_launcher(cfg) or "") if url else "")
         return 0

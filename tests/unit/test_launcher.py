@@ -119,3 +119,22 @@ def test_a_long_state_dir_gets_a_private_short_socket(tmp_path):
     assert len(path) <= launcher.MAX_SOCKET_PATH and path.startswith(f"/tmp/churnlake-{os.getuid()}/")
     assert path == launcher.socket_path(deep)
     assert launcher.socket_path("/srv/churnlake/state") == "/srv/churnlake/state/engine/launcher.sock"
+
+
+def test_jobs_use_the_configured_launcher_only_when_its_socket_is_there(tmp_path):
+    from churnlake.config import load_config
+    from churnlake.services.engine import resolve_launcher
+
+    def cfg(**env):
+        return load_config(environ={**os.environ, "CHURNLAKE__STATE_DIR": str(tmp_path / "state"), **env})
+
+    assert resolve_launcher(cfg(CHURNLAKE__ENGINE__LAUNCHER="auto")) is None  # no engine started one
+    own = Path(launcher.socket_path(tmp_path / "state"))
+    own.parent.mkdir(parents=True)
+    own.touch()
+    assert resolve_launcher(cfg(CHURNLAKE__ENGINE__LAUNCHER="auto")) == str(own)
+    assert resolve_launcher(cfg(CHURNLAKE__ENGINE__LAUNCHER="off")) is None
+    other = tmp_path / "other.sock"
+    assert resolve_launcher(cfg(CHURNLAKE__ENGINE__LAUNCHER=str(other))) is None
+    other.touch()
+    assert resolve_launcher(cfg(CHURNLAKE__ENGINE__LAUNCHER=str(other))) == str(other)
