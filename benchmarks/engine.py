@@ -10,11 +10,12 @@ folder; the demo sources generated once and shared), the whole demo DAG for the 
 date (``python -m churnlake.cli demo``, which starts the engine when the mode is ``engine``,
 on free ports so a running demo engine is not touched). Reported per mode: the pipeline's
 wall time, every task's duration (from ``task_runs.jsonl``), and for the engine its start
-time and its peak RSS (``VmHWM``). Then the submit overhead of one job (``spark-submit.sh``
-spawned → the job's ``START`` log line) in both modes, and with ``--repeat-dates N`` the
-engine's RSS after the first run and after N more runs of later dates (memory stays flat when
-jobs release what they cache). Prints a Markdown table; writes ``<work>/engine_benchmark.json``.
-Results go to docs/benchmarks.md with the date and commit (never into tests).
+time and its peak RSS (``VmHWM``), and the job launcher's. Then the submit overhead of one
+job (``spark-submit.sh`` spawned → the job's ``START`` log line) in both modes, and with
+``--repeat-dates N`` the engine's RSS after the first run and after N more runs of later
+dates (memory stays flat when jobs release what they cache). Prints a Markdown table; writes
+``<work>/engine_benchmark.json``. Results go to docs/benchmarks.md with the date and commit
+(never into tests).
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ def env_for(base: Path, demo_dir: Path, ports: tuple[int, int], candidates: str 
     return env
 
 
-def engine_pid(base: Path) -> int | None:
+def engine_pid(base: Path, name: str = "engine") -> int | None:
+    """The pid of the mode's engine (or, with ``name="launcher"``, of its job launcher)."""
     try:
-        return int((base / "state" / "engine" / "engine.pid").read_text().split()[0])
+        return int((base / "state" / "engine" / f"{name}.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
 
@@ -166,6 +168,7 @@ def main() -> int:
                 info = json.loads((base / "state" / "engine" / "engine.json").read_text())
                 entry["engine_start_s"] = info["start_seconds"]
                 entry["engine_rss_after_run_mib"] = rss_mib(engine_pid(base))
+                entry["launcher_rss_after_run_mib"] = rss_mib(engine_pid(base, "launcher"))
             entry["submit_overhead_s"] = round(submit_overhead(
                 env | ({"CHURNLAKE__ENGINE__REMOTE": "classic"} if classic else {}), args.run_date, base), 2)
             if not classic and args.repeat_dates:

@@ -127,20 +127,29 @@ def is_conflict(exc: BaseException) -> bool:
 
 
 def replace_rows(df: DataFrame, table: Table, cfg: Config, *, replace_where: str,
-                 metadata: str, attempts: int = 5) -> None:
+                 metadata: str, rows: int | None = None, attempts: int = 5) -> None:
     """Atomically replace the rows matching ``replace_where`` with ``df`` (one commit).
 
     A commit that loses a race with another writer of the same table (two Luigi workers
     validating different sources into the shared quality tables, or creating a table at the
     same moment) is retried up to ``attempts`` times: the batch replaces only its own rows, so
-    the retry is idempotent."""
+    the retry is idempotent.
+
+    ``rows`` is the caller's count of ``df`` when it has one. A write of one row or more adds
+    a file, so Delta commits it; only a write that may be empty needs the two history queries
+    that make sure it left a commit (:func:`ensure_commit`)."""
     if not replace_where:
         raise ValueError("replace_where must select the batch being replaced")
+    if rows is not None and rows < 0:
+        raise ValueError(f"rows must be a count of the rows written, not {rows}")
     spark = df.sparkSession
-    before = version_or_none(spark, table, cfg)
-    before = -1 if before is None else before
-    _replace_with_retries(df, table, cfg, replace_where=replace_where, metadata=metadata, attempts=attempts)
-    ensure_commit(spark, table, cfg, metadata=metadata, after_version=before)
+    if rows:
+        _replace_with_retries(df, table, cfg, replace_where=replace_where, metadata=metadata, attempts=attempts)
+    else:
+        before = version_or_none(spark, table, cfg)
+        before = -1 if before is None else before
+        _replace_with_retries(df, table, cfg, replace_where=replace_where, metadata=metadata, attempts=attempts)
+        ensure_commit(spark, table, cfg, metadata=metadata, after_version=before)
     record_commit(table, cfg, metadata)
 
 

@@ -240,10 +240,13 @@ def run_job(job: str, main: Callable[[argparse.Namespace, Config], JobResult],
     setup_logging(job, cfg.logs_dir)
     started = time.monotonic()
     started_at = records.utc_now()
+    from churnlake.services.launcher import launched_by
     from churnlake.spark import engine_remote
 
-    log.info("START run_date=%s lakehouse=%s spark=%s", args.run_date, cfg.lakehouse_root,
-             engine_remote() or "classic (own driver)")
+    launcher = launched_by()
+    log.info("START run_date=%s lakehouse=%s spark=%s process=%s", args.run_date, cfg.lakehouse_root,
+             engine_remote() or "classic (own driver)",
+             f"fork of the job launcher (pid {launcher})" if launcher else "own")
     failing = threading.Lock()
 
     def fail(exc: BaseException) -> None:

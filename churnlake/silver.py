@@ -228,7 +228,7 @@ def _set_aside_rejects(typed: DataFrame, key: str, cfg: Config, *, job: str, run
     where = f"silver_table = '{silver.name}' AND run_date = '{run_date.isoformat()}'"
     if batches is not None:
         where += " AND _batch_id IN (" + ", ".join(_sql_string(b) for b in batches) + ")"
-    replace_rows(rejected, SILVER_REJECTS, cfg, replace_where=where,
+    replace_rows(rejected, SILVER_REJECTS, cfg, replace_where=where, rows=count,
                  metadata=commit_metadata(job, run_date, rejected=count))
     if count:
         log.warning("%d row(s) of %s have no %s after typing: kept in %s with the reason",

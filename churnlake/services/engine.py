@@ -175,6 +175,10 @@ class Engine:
     def pid(self) -> Optional[int]:
         return self._daemon.pid()
 
+    def launcher_pid(self) -> Optional[int]:
+        """The pid of this engine's job launcher, or None when none runs."""
+        return self._launcher.pid()
+
     def launcher_answers(self) -> bool:
         """True when this engine's job launcher accepts jobs."""
         return self._launcher.pid() is not None and launcher_mod.answers(self.launcher_socket)

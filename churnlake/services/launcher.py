@@ -46,6 +46,17 @@ MAX_REQUEST = 8 * 1024 * 1024
 MAX_SOCKET_PATH = 100
 
 
+#: Set in a job forked by the launcher to the launcher's pid: the job then logs where it runs.
+LAUNCHER_PID_ENV = "CHURNLAKE_JOB_LAUNCHER_PID"
+
+
+def launched_by() -> int | None:
+    """The pid of the job launcher this process is a fork of, or None when it is a process of its
+    own (the variable alone is not enough: a child of the job inherits it)."""
+    value = os.environ.get(LAUNCHER_PID_ENV, "")
+    return int(value) if value.isdigit() and int(value) == os.getppid() else None
+
+
 def socket_path(state_dir) -> str:
     """Where the launcher of ``state_dir`` listens: ``<state_dir>/engine/launcher.sock``, or
     ``/tmp/churnlake-<uid>/<hash>.sock`` (folder mode 0700) when that path is too long."""
@@ -278,6 +289,7 @@ def run_child(request: dict, fds: list[int]) -> None:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
+    os.environ[LAUNCHER_PID_ENV] = str(os.getppid())  # for the job's START line (churnlake.jobrun)
     os.umask(int(request.get("umask", 0o022)))
     script = request["argv"][0]
     sys.argv = list(request["argv"])

@@ -156,7 +156,8 @@ def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.
         status = status_of(results)
         meta = commit_metadata(JOB, run_date, batch_id=run_id, table=table.name, status=status)
         qtable = quarantine_table(table)
-        replace_rows(quarantined, qtable, cfg, replace_where=f"_validation_run_id = '{run_id}'", metadata=meta)
+        replace_rows(quarantined, qtable, cfg, replace_where=f"_validation_run_id = '{run_id}'", metadata=meta,
+                     rows=rows_quarantined)
     rows_blocked = rows_in - rows_quarantined if status == "stopped" else 0
     rows_passed = rows_in - rows_quarantined - rows_blocked
 
@@ -165,9 +166,9 @@ def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.
         # Shared by every table's validation: created once, before any of them writes its rows.
         create_if_missing(spark, QUALITY_RESULTS, cfg, store.RESULTS_SCHEMA)
         create_if_missing(spark, QUALITY_RUNS, cfg, store.RUNS_SCHEMA)
-        replace_rows(spark.createDataFrame(store.result_rows(run_id, run_date, table, results, validated_at),
-                                           store.RESULTS_SCHEMA),
-                     QUALITY_RESULTS, cfg, replace_where=where, metadata=meta)
+        result_rows = store.result_rows(run_id, run_date, table, results, validated_at)
+        replace_rows(spark.createDataFrame(result_rows, store.RESULTS_SCHEMA),
+                     QUALITY_RESULTS, cfg, replace_where=where, metadata=meta, rows=len(result_rows))
         shares = null_shares(df, list(anomaly.null_share.get("columns", [])) if anomaly.null_share else [],
                              rows_in)
         failed = sum(1 for r in results if r.failed)
@@ -176,7 +177,7 @@ def validate_table(spark: SparkSession, cfg: Config, table: Table, run_date: dt.
                    step.total(), validated_at)
         # The run row is written last: its commit is what the Luigi target looks for.
         replace_rows(spark.createDataFrame([run_row], store.RUNS_SCHEMA), QUALITY_RUNS, cfg,
-                     replace_where=where, metadata=meta)
+                     replace_where=where, metadata=meta, rows=1)
     df.unpersist()
     quarantined.unpersist()
     outcome = Outcome(run_id=run_id, status=status, batch_ids=batch_ids, rows_in=rows_in,

@@ -95,8 +95,8 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                                    rows_rejected=report.rows_rejected)
             where = f"_source = '{SOURCE}' AND _batch_id = '{batch}'"
             # Quarantine first: the bronze commit is what marks the batch as done.
-            replace_rows(rejected, QUARANTINE, cfg, replace_where=where, metadata=meta)
-            replace_rows(good, TABLE, cfg, replace_where=where, metadata=meta)
+            replace_rows(rejected, QUARANTINE, cfg, replace_where=where, metadata=meta, rows=report.rows_rejected)
+            replace_rows(good, TABLE, cfg, replace_where=where, metadata=meta, rows=report.rows_written)
             if report.rows_rejected:
                 log.warning("%d lines quarantined in %s", report.rows_rejected, QUARANTINE.name)
         finally:

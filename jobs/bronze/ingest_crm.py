@@ -141,8 +141,8 @@ def _ingest(cfg: Config, interval: Interval, batch_id: str, report: BatchReport,
                                files=[f.name for f in landed], rows_written=rows, rows_rejected=rejected_rows)
         where = f"_source = '{SOURCE}' AND _batch_id = '{batch_id}'"
         # Rejected lines first: the bronze commit is what marks the batch as done.
-        replace_rows(rejected, REJECTED, cfg, replace_where=where, metadata=meta)
-        replace_rows(bronze, TABLE, cfg, replace_where=where, metadata=meta)
+        replace_rows(rejected, REJECTED, cfg, replace_where=where, metadata=meta, rows=rejected_rows)
+        replace_rows(bronze, TABLE, cfg, replace_where=where, metadata=meta, rows=rows)
         rescued = bronze.where(F.col("_rescued_data").isNotNull()).count()
         report.rows_read = received
         report.rows_written = rows

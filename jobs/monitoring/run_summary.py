@@ -53,12 +53,12 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
             summary, collect.earlier_summaries(spark, cfg, args.run_date, HISTORY_RUNS), HISTORY_RUNS)
         written = dashboard.write_dashboard(dashboard.dashboard_dir(cfg.reports_dir, day), summary, history)
         where = f"run_date = '{day}'"
-        tasks = spark.createDataFrame(task_run_rows(summary), TASK_RUNS_SCHEMA)
-        replace_rows(tasks, MONITORING_TASK_RUNS, cfg, replace_where=where,
-                     metadata=commit_metadata(JOB, args.run_date, status=summary["status"]))
+        task_rows = task_run_rows(summary)
+        replace_rows(spark.createDataFrame(task_rows, TASK_RUNS_SCHEMA), MONITORING_TASK_RUNS, cfg,
+                     replace_where=where, rows=len(task_rows), metadata=commit_metadata(JOB, args.run_date, status=summary["status"]))
         # Last: the commit the Luigi target looks for, with the newest record it includes.
         replace_rows(spark.createDataFrame([pipeline_run_row(summary)], PIPELINE_RUNS_SCHEMA),
-                     MONITORING_PIPELINE_RUNS, cfg, replace_where=where,
+                     MONITORING_PIPELINE_RUNS, cfg, replace_where=where, rows=1,
                      metadata=commit_metadata(JOB, args.run_date, status=summary["status"],
                                               last_event_at=last_event))
     finally:

@@ -57,9 +57,12 @@ def test_a_job_gives_the_same_tables_classic_and_through_the_engine(tmp_path, sp
             classic = mode == "classic" and in_mode
             res = submit(job, env | {"CHURNLAKE__ENGINE__REMOTE": "classic"} if classic else env)
             assert res.returncode == 0, f"{mode} {job}:\n{res.stdout[-2000:]}\n{res.stderr[-3000:]}"
-            # The job's START line names where it ran.
+            # The job's START line names where it ran, and engine-mode jobs are forks of the
+            # engine's job launcher (a silent fallback to a process of their own would show here).
             start = [ln for ln in (res.stdout + res.stderr).splitlines() if " START run_date=" in ln][-1]
-            assert start.endswith("spark=classic (own driver)" if classic else f"spark={engine.remote_url}")
+            spark_at, process = start.split(" spark=", 1)[1].split(" process=")
+            assert spark_at == ("classic (own driver)" if classic else engine.remote_url)
+            assert process == ("own" if classic else f"fork of the job launcher (pid {engine.launcher_pid()})")
         cfg = load_config(environ=env)
         results[mode] = {t.name: content(spark, t, cfg)
                          for t in (tables.BRONZE_CRM_CUSTOMERS, tables.SILVER_CUSTOMERS)}

@@ -54,3 +54,28 @@ def test_history_since_reads_past_its_window_only_when_it_must(spark, cfg, monke
         assert all(c["operation"] == full[c["version"]] for c in got)
         # The window (versions 4-6) covers every version after 3: one query of 3 commits.
         assert queries == ([(3,)] if since >= 3 else [(3,), (None,)]), (since, queries)
+
+
+def test_a_write_of_counted_rows_commits_without_the_history_queries(spark, cfg, monkeypatch):
+    import churnlake.delta as delta
+
+    table = Table("bronze.test_counted", "bronze/test_counted", partition_by=("_batch_id",))
+    rows = spark.createDataFrame([(1, "c1"), (2, "c1"), (3, "c1")], SCHEMA)
+    replace_rows(rows, table, cfg, replace_where="_batch_id = 'c1'", metadata=meta("2026-11-27", "c1"))
+    versions = history(spark, table.uri(cfg)).count()
+
+    def no_history(*args, **kwargs):
+        raise AssertionError("a write of counted rows must not read the history")
+
+    monkeypatch.setattr(delta, "version_or_none", no_history)
+    monkeypatch.setattr(delta, "history_since", no_history)
+    replace_rows(rows, table, cfg, replace_where="_batch_id = 'c1'", metadata=meta("2026-11-28", "c1"), rows=3)
+    assert DeltaCommitTarget(table, "test_job", "2026-11-28", cfg, batch_id="c1").exists()
+    assert history(spark, table.uri(cfg)).count() == versions + 1
+    assert read_table(spark, table, cfg).count() == 3
+    # A count of zero still gets its commit checked (and the history is needed for it).
+    monkeypatch.undo()
+    empty = spark.createDataFrame([], SCHEMA)
+    replace_rows(empty, table, cfg, replace_where="_batch_id = 'c2'", metadata=meta("2026-11-28", "c2"), rows=0)
+    assert DeltaCommitTarget(table, "test_job", "2026-11-28", cfg, batch_id="c2").exists()
+    assert read_table(spark, table, cfg).count() == 3

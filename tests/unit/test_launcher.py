@@ -19,7 +19,9 @@ from churnlake.services.process import Daemon
 LAUNCHER = Path(launcher.__file__).resolve()
 JOB = """
 import os, sys, time
+from churnlake.services.launcher import launched_by
 print("argv", sys.argv[1:], "cwd", os.getcwd(), "env", os.environ.get("JOB_VALUE"), "name", __name__)
+print("launched by", launched_by())
 print("on stderr", file=sys.stderr)
 if "sleep" in sys.argv:
     open(sys.argv[-1], "w").write(str(os.getpid()))
@@ -47,7 +49,7 @@ def client(sock: str, job: Path, *args: str, cwd: Path, env: dict | None = None,
 
 
 def test_a_job_gets_the_callers_arguments_directory_environment_streams_and_exit_code(server, tmp_path):
-    sock, _ = server
+    sock, daemon = server
     job = tmp_path / "job.py"
     job.write_text(JOB)
     work = tmp_path / "work"
@@ -55,7 +57,8 @@ def test_a_job_gets_the_callers_arguments_directory_environment_streams_and_exit
     proc = client(sock, job, "a", "b c", cwd=work, env={"JOB_VALUE": "x1", "JOB_EXIT": "3"})
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3
-    assert out.strip() == f"argv ['a', 'b c'] cwd {work} env x1 name __main__"
+    assert out.strip().splitlines() == [f"argv ['a', 'b c'] cwd {work} env x1 name __main__",
+                                        f"launched by {daemon.pid()}"]
     assert err.strip() == "on stderr"
     # A failing job: its traceback on the caller's stderr, exit code 1.
     proc = client(sock, job, "boom", cwd=work)
@@ -68,9 +71,12 @@ def test_a_job_gets_the_callers_arguments_directory_environment_streams_and_exit
 def test_without_a_launcher_the_job_runs_as_a_process_of_its_own(tmp_path):
     job = tmp_path / "job.py"
     job.write_text(JOB)
-    proc = client(str(tmp_path / "nothing.sock"), job, "a", cwd=tmp_path, env={"JOB_EXIT": "4"})
+    # The launcher's variable inherited from a grandparent (a job's own child) is no fork of it.
+    proc = client(str(tmp_path / "nothing.sock"), job, "a", cwd=tmp_path,
+                  env={"JOB_EXIT": "4", launcher.LAUNCHER_PID_ENV: str(os.getppid())})
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 4 and out.startswith("argv ['a']")
+    assert out.strip().splitlines()[-1] == "launched by None"
 
 
 def _wait_file(path: Path, timeout: float = 30) -> int:
