@@ -143,12 +143,12 @@ def replace_rows(df: DataFrame, table: Table, cfg: Config, *, replace_where: str
     if rows is not None and rows < 0:
         raise ValueError(f"rows must be a count of the rows written, not {rows}")
     spark = df.sparkSession
-    if rows:
-        _replace_with_retries(df, table, cfg, replace_where=replace_where, metadata=metadata, attempts=attempts)
-    else:
+    may_be_empty = not rows
+    if may_be_empty:
         before = version_or_none(spark, table, cfg)
         before = -1 if before is None else before
-        _replace_with_retries(df, table, cfg, replace_where=replace_where, metadata=metadata, attempts=attempts)
+    _replace_with_retries(df, table, cfg, replace_where=replace_where, metadata=metadata, attempts=attempts)
+    if may_be_empty:
         ensure_commit(spark, table, cfg, metadata=metadata, after_version=before)
     record_commit(table, cfg, metadata)
 

@@ -411,6 +411,7 @@ def incremental_batch(spark, cfg: Config, *, table: Table, job: str, interval: I
                            f"bronze would get {report.rows_written}")
     report.rows_rejected = bronze.where(F.col("_rescued_data").isNotNull()).count()
     replace_rows(bronze, table, cfg, replace_where=f"_source = '{source}' AND _batch_id = '{batch}'",
-                 rows=report.rows_written, metadata=commit_metadata(job, interval.day, batch_id=batch, interval=interval.label,
+                 rows=report.rows_written,
+                 metadata=commit_metadata(job, interval.day, batch_id=batch, interval=interval.label,
                                           rows_written=report.rows_written, rows_rejected=report.rows_rejected,
                                           **(extra_meta or {})))

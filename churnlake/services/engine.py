@@ -181,7 +181,7 @@ class Engine:
 
     def launcher_answers(self) -> bool:
         """True when this engine's job launcher accepts jobs."""
-        return self._launcher.pid() is not None and launcher_mod.answers(self.launcher_socket)
+        return self.launcher_pid() is not None and launcher_mod.answers(self.launcher_socket)
 
     def start_launcher(self) -> Optional[float]:
         """Start the job launcher (seconds until it accepts jobs); None, with a warning in the

@@ -53,8 +53,8 @@ LAUNCHER_PID_ENV = "CHURNLAKE_JOB_LAUNCHER_PID"
 def launched_by() -> int | None:
     """The pid of the job launcher this process is a fork of, or None when it is a process of its
     own (the variable alone is not enough: a child of the job inherits it)."""
-    value = os.environ.get(LAUNCHER_PID_ENV, "")
-    return int(value) if value.isdigit() and int(value) == os.getppid() else None
+    parent = os.getppid()
+    return parent if os.environ.get(LAUNCHER_PID_ENV) == str(parent) else None
 
 
 def socket_path(state_dir) -> str:

@@ -55,7 +55,8 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
         where = f"run_date = '{day}'"
         task_rows = task_run_rows(summary)
         replace_rows(spark.createDataFrame(task_rows, TASK_RUNS_SCHEMA), MONITORING_TASK_RUNS, cfg,
-                     replace_where=where, rows=len(task_rows), metadata=commit_metadata(JOB, args.run_date, status=summary["status"]))
+                     replace_where=where, rows=len(task_rows),
+                     metadata=commit_metadata(JOB, args.run_date, status=summary["status"]))
         # Last: the commit the Luigi target looks for, with the newest record it includes.
         replace_rows(spark.createDataFrame([pipeline_run_row(summary)], PIPELINE_RUNS_SCHEMA),
                      MONITORING_PIPELINE_RUNS, cfg, replace_where=where, rows=1,
