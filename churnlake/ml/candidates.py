@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -33,6 +35,7 @@ from churnlake.spark import cached
 log = logging.getLogger(__name__)
 LABEL = "churned"
 KEY = "customer_id"
+T = TypeVar("T")
 
 
 @dataclass
@@ -334,30 +337,50 @@ def in_thread(spark, fn: Callable) -> Callable:
     return inheritable_thread_target(spark)(fn) if is_remote() else inheritable_thread_target(fn)
 
 
-def fit_all(names: list[str], fit: Callable[[str], Fitted], *, parallel: bool = True,
-            spark=None) -> dict[str, Fitted]:
-    """``fit(name)`` for every candidate, in two lanes side by side when ``parallel``.
+def fit_all(names: list[str], fit: Callable[[str], T], *, parallel: bool = True,
+            spark=None) -> dict[str, T]:
+    """``fit(name)`` for every candidate, in two lanes side by side when ``parallel``; the
+    results in the order of ``names``.
 
     scikit-learn candidates compute in this (the driver's) process, MLlib candidates on the
-    engine: run one after the other, each side idles while the other works. So the scikit-learn
-    lane and the MLlib lane run at the same time (each lane in the configured order); the
-    results are the same as fitting one after the other, since no candidate sees another.
-    The first error of either lane is raised once both lanes have stopped. ``spark``: the
-    job's session, made active in the lanes' threads (:func:`in_thread`)."""
-    lanes = [[n for n in names if n.startswith("sk_")], [n for n in names if not n.startswith("sk_")]]
-    lanes = [lane for lane in lanes if lane]
+    engine: run one after the other, each side idles while the other works. So one lane starts
+    with the scikit-learn candidates and the other with the MLlib ones (each kind in the
+    configured order), and a lane whose own kind is used up takes the next candidate of the
+    other kind: neither lane waits while a candidate is left (on the demo the scikit-learn lane
+    was done long before the MLlib one). The results are the same as fitting one after the
+    other, since no candidate sees another. After an error neither lane starts another
+    candidate; the first error is raised once both lanes have stopped. ``spark``: the job's
+    session, made active in the lanes' threads (:func:`in_thread`). ``fit`` may do more than
+    fit (the training job logs the candidate too) and return anything."""
+    queues = {"sk": deque(n for n in names if n.startswith("sk_")),
+              "mllib": deque(n for n in names if not n.startswith("sk_"))}
+    lock = threading.Lock()
+    failed = threading.Event()
+    done: dict[str, T] = {}
 
-    def run(lane: list[str]) -> dict[str, Fitted]:
-        return {name: fit(name) for name in lane}
+    def run(first: str) -> None:
+        then = "mllib" if first == "sk" else "sk"
+        while not failed.is_set():
+            with lock:
+                queue = queues[first] or queues[then]
+                if not queue:
+                    return
+                name = queue.popleft()
+            try:
+                done[name] = fit(name)
+            except BaseException:
+                failed.set()
+                raise
 
-    if not parallel or len(lanes) < 2:
-        done = {name: fitted for lane in lanes for name, fitted in run(lane).items()}
+    lanes = [kind for kind in ("sk", "mllib") if queues[kind]]
+    if not parallel or len(names) < 2:
+        for kind in lanes:
+            run(kind)
     else:
-        with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="fit") as pool:
-            futures = [pool.submit(in_thread(spark, run), lane) for lane in lanes]
-            errors = [f.exception() for f in futures]
-            for error in errors:
+        firsts = lanes if len(lanes) == 2 else lanes * 2
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fit") as pool:
+            futures = [pool.submit(in_thread(spark, run), first) for first in firsts]
+            for error in [f.exception() for f in futures]:
                 if error is not None:
                     raise error
-            done = {name: fitted for f in futures for name, fitted in f.result().items()}
     return {name: done[name] for name in names}

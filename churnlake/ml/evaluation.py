@@ -68,20 +68,20 @@ def evaluate(y_true: np.ndarray, proba: np.ndarray, *, threshold: float = 0.5,
     }
 
 
-def _figure():
-    import matplotlib
+def _figure(**kwargs):
+    """A figure and its axes, drawn with the Agg renderer and not registered with pyplot: the
+    training job plots from two threads at once, and pyplot's global figure state is not
+    thread-safe."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(dpi=100, **kwargs)
+    return fig, fig.subplots()
 
 
 def plot_curves(y_true: np.ndarray, probas: dict[str, np.ndarray], path_roc: Path, path_pr: Path) -> None:
     """ROC and precision-recall curves of one or more candidates on the same test set."""
-    plt = _figure()
     for kind, path in (("roc", path_roc), ("pr", path_pr)):
-        fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=100)
+        fig, ax = _figure(figsize=(5.5, 4.5))
         for name, proba in probas.items():
             if kind == "roc":
                 fpr, tpr, _ = roc_curve(y_true, proba)
@@ -98,13 +98,11 @@ def plot_curves(y_true: np.ndarray, probas: dict[str, np.ndarray], path_roc: Pat
         ax.legend(fontsize=7, loc="lower right" if kind == "roc" else "upper right")
         fig.tight_layout()
         fig.savefig(path)
-        plt.close(fig)
 
 
 def plot_confusion(metrics: dict[str, float], title: str, path: Path) -> None:
-    plt = _figure()
     cells = np.array([[metrics["tn"], metrics["fp"]], [metrics["fn"], metrics["tp"]]])
-    fig, ax = plt.subplots(figsize=(4, 3.6), dpi=100)
+    fig, ax = _figure(figsize=(4, 3.6))
     ax.imshow(cells, cmap="Blues")
     for (i, j), v in np.ndenumerate(cells):
         ax.text(j, i, f"{int(v)}", ha="center", va="center",
@@ -113,16 +111,13 @@ def plot_confusion(metrics: dict[str, float], title: str, path: Path) -> None:
            xlabel="predicted", ylabel="actual", title=title)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def plot_importance(importances: pd.Series, title: str, path: Path, top: int = 20) -> None:
-    plt = _figure()
     head = importances.head(top)[::-1]
-    fig, ax = plt.subplots(figsize=(6, 0.25 * len(head) + 1.2), dpi=100)
+    fig, ax = _figure(figsize=(6, 0.25 * len(head) + 1.2))
     ax.barh([str(n)[:40] for n in head.index], head.to_numpy())
     ax.set(title=title, xlabel="importance")
     ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)

@@ -225,29 +225,32 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
                                "label_horizon_days": settings.label_horizon_days,
                                "selection_metric": metric, "train_rows": parts.train_rows,
                                "test_rows": parts.test_rows, **sampling_params(sample, settings)})
-            def fit(name: str) -> Fitted:
+            def fit_and_log(name: str) -> tuple[Fitted, dict]:
+                """Fit one candidate and log it as a nested run of ``parent``: in a lane's thread,
+                so the other lane fits meanwhile (MLflow's active run is per thread, hence the
+                explicit parent)."""
                 log.info("candidate %s: grid search with %d-fold CV", name, settings.cv_folds)
                 fitted = fit_candidate(name, spark, sk_rows if name.startswith("sk_") else parts.train,
                                        ts.categorical, ts.numeric, seed=settings.seed, folds=settings.cv_folds)
                 log.info("candidate %s: fitted, cv_roc_auc %.4f", name, fitted.cv_roc_auc)
-                return fitted
-
-            # scikit-learn (this process) and MLlib (the engine) candidates fit side by side.
-            all_fitted = fit_all(list(settings.candidates), fit, parallel=settings.parallel_fit, spark=spark)
-            for name in settings.candidates:
-                fitted = all_fitted[name]
                 fit_rows = len(sk_rows) if name.startswith("sk_") else parts.train_rows
-                with mlflow.start_run(run_name=f"{name}-{run_date}", nested=True) as child:
+                with mlflow.start_run(run_name=f"{name}-{run_date}", experiment_id=exp_id, nested=True,
+                                      parent_run_id=parent.info.run_id) as child:
                     model_uri = save_model_file(fitted, f"{settings.models_dir}/{cfg.registered_model}/"
                                                 f"{run_date}/{child.info.run_id}/{name}", cfg)
                     mlflow.set_tags({"churnlake.parent_job": JOB, RUN_DATE_TAG: run_date.isoformat(),
                                      "churnlake.code_version": code_version() or "unknown"})
                     logged = log_candidate(fitted, ts, parts, fit_rows, examples, plot_dir, model_uri, cfg)
-                log.info("candidate %s: cv_roc_auc %.4f", name, fitted.cv_roc_auc)
-                fitted_by_name[name] = fitted
-                results.append({"name": name, "library": fitted.library, "params": fitted.params,
+                log.info("candidate %s: logged as MLflow run %s", name, child.info.run_id)
+                return fitted, {"name": name, "library": fitted.library, "params": fitted.params,
                                 "cv_roc_auc": fitted.cv_roc_auc, "metrics": {}, "run_id": child.info.run_id,
-                                "model_uri": logged, "fit_rows": fit_rows})
+                                "model_uri": logged, "fit_rows": fit_rows}
+
+            # scikit-learn (this process) and MLlib (the engine) candidates fit side by side.
+            for name, (fitted, result) in fit_all(list(settings.candidates), fit_and_log,
+                                                  parallel=settings.parallel_fit, spark=spark).items():
+                fitted_by_name[name] = fitted
+                results.append(result)
             best = choose_by_cv(results)
             chosen = fitted_by_name[best["name"]]
             # The test rows' one use for the candidates: the chosen model's evaluation (in Spark).

@@ -90,6 +90,48 @@ def test_sklearn_and_mllib_lanes_fit_side_by_side_in_the_configured_order():
     assert [n for n in order if n.startswith("mllib_")] == ["mllib_logreg", "mllib_random_forest"]
 
 
+def test_a_lane_whose_own_kind_is_done_takes_the_other_kinds_next_candidate():
+    import threading
+
+    logreg_started, forest_started = threading.Event(), threading.Event()
+    lanes: dict[str, str] = {}
+
+    def fit(name: str) -> Fitted:
+        lanes[name] = threading.current_thread().name
+        if name == "sk_logreg":  # the MLlib lane has its first candidate before this one ends
+            assert logreg_started.wait(timeout=20)
+        elif name == "mllib_random_forest":
+            forest_started.set()
+        elif logreg_started.set() or not forest_started.wait(timeout=20):
+            # only set when the scikit-learn lane, done with its own, took the forest meanwhile
+            raise AssertionError("the second MLlib candidate waited for the first")
+        return _fake(name)
+
+    names = ["sk_logreg", "mllib_logreg", "mllib_random_forest"]
+    fitted = fit_all(names, fit)
+    assert list(fitted) == names
+    assert lanes["mllib_random_forest"] == lanes["sk_logreg"] != lanes["mllib_logreg"]
+
+
+def test_after_an_error_no_lane_starts_another_candidate():
+    import threading
+
+    started: list[str] = []
+    failed = threading.Event()
+
+    def fit(name: str) -> Fitted:
+        started.append(name)
+        if name == "mllib_logreg":
+            failed.set()
+            raise RuntimeError("engine went away")
+        failed.wait(timeout=20)  # the scikit-learn lane's first candidate outlasts the error
+        return _fake(name)
+
+    with pytest.raises(RuntimeError, match="engine went away"):
+        fit_all(["sk_logreg", "sk_random_forest", "mllib_logreg", "mllib_random_forest"], fit)
+    assert sorted(started) == ["mllib_logreg", "sk_logreg"]
+
+
 def test_one_after_the_other_when_not_parallel_and_errors_are_raised():
     order: list[str] = []
     fitted = fit_all(["mllib_logreg", "sk_logreg"], lambda n: order.append(n) or _fake(n), parallel=False)
