@@ -17,6 +17,8 @@ In tests and notebooks, :func:`local_spark` also sets the master and applies
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 from pyspark.sql import SparkSession
 
@@ -164,6 +166,30 @@ def release_cached() -> int:
         except Exception:  # noqa: BLE001 - releasing must never hide the job's own outcome
             pass
     return n
+
+
+def in_thread(spark: SparkSession | None, fn: Callable) -> Callable:
+    """``fn`` wrapped to run in another thread with this thread's Spark session: a Spark Connect
+    session is per thread (another thread has none active, and MLlib model attributes such as
+    ``coefficients`` then fail), a classic one needs its thread-local properties copied."""
+    from pyspark.sql import is_remote
+    from pyspark.util import inheritable_thread_target
+
+    if spark is None:
+        return fn
+    return inheritable_thread_target(spark)(fn) if is_remote() else inheritable_thread_target(fn)
+
+
+def map_in_threads(spark: SparkSession, fn: Callable, items, workers: int) -> list:
+    """``[fn(item) for item in items]``, computed by up to ``workers`` threads with ``spark``
+    active in each, results in the order of ``items``; the first error is raised. For many
+    small queries (a Delta log read, a count from the log's statistics) that each wait more
+    than they compute: the engine answers them side by side."""
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="spark") as pool:
+        return list(pool.map(in_thread(spark, fn), items))
 
 
 def stop(spark: SparkSession) -> None:

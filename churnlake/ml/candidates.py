@@ -30,7 +30,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 
 from churnlake.ml.scoring import model_input
-from churnlake.spark import cached
+from churnlake.spark import cached, in_thread
 
 log = logging.getLogger(__name__)
 LABEL = "churned"
@@ -323,18 +323,6 @@ def fit_candidate(name: str, spark, train: DataFrame | pd.DataFrame, categorical
     if name.startswith("sk_"):
         return fit_sklearn(name, train, categorical, numeric, seed=seed, folds=folds)
     return fit_mllib(spark, name, train, categorical, numeric, seed=seed, folds=folds)
-
-
-def in_thread(spark, fn: Callable) -> Callable:
-    """``fn`` wrapped to run in another thread with this thread's Spark session: a Spark Connect
-    session is per thread (another thread has none active, and MLlib model attributes such as
-    ``coefficients`` then fail), a classic one needs its thread-local properties copied."""
-    from pyspark.sql import is_remote
-    from pyspark.util import inheritable_thread_target
-
-    if spark is None:
-        return fn
-    return inheritable_thread_target(spark)(fn) if is_remote() else inheritable_thread_target(fn)
 
 
 def fit_all(names: list[str], fit: Callable[[str], T], *, parallel: bool = True,

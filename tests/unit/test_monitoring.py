@@ -330,3 +330,34 @@ def test_run_summary_task_is_due_again_only_after_new_records(tmp_path):
     records.append_record(cfg.logs_dir / records.JOB_RUNS_FILE, {"job": "silver_customers", "run_date": DAY,
                                                                   "ended_at": T(40)})
     assert not target.exists()  # a job run outside Luigi changed the date
+
+
+def test_map_in_threads_keeps_the_order_and_raises_the_first_error(spark):
+    from churnlake.spark import map_in_threads
+
+    assert map_in_threads(spark, lambda n: spark.range(n).count(), [3, 1, 4, 1, 5], workers=3) == [3, 1, 4, 1, 5]
+
+    def broken(n: int) -> int:
+        if n == 2:
+            raise ValueError("no table 2")
+        return n
+
+    with pytest.raises(ValueError, match="no table 2"):
+        map_in_threads(spark, broken, [1, 2, 3], workers=2)
+
+
+def test_table_facts_read_side_by_side_come_back_in_the_registry_order(spark, tmp_path):
+    from churnlake.config import load_config
+    from churnlake.monitoring.collect import table_facts
+    from churnlake.tables import ALL_TABLES, GOLD_CHURN_LABELS, MONITORING_TABLES, SILVER_CUSTOMERS
+
+    cfg = load_config(environ={**os.environ, **lakehouse_env(tmp_path)})
+    for table, rows in ((SILVER_CUSTOMERS, 3), (GOLD_CHURN_LABELS, 2)):
+        spark.range(rows).write.format("delta").save(table.uri(cfg))
+    spark.range(1).write.format("delta").mode("append").save(GOLD_CHURN_LABELS.uri(cfg))
+
+    facts, missing = table_facts(spark, cfg, dt.date(2026, 11, 27))
+    assert [f["table_name"] for f in facts] == [SILVER_CUSTOMERS.name, GOLD_CHURN_LABELS.name]
+    assert [(f["total_rows"], f["delta_version"]) for f in facts] == [(3, 0), (3, 1)]
+    assert missing == [t.name for t in ALL_TABLES
+                       if t not in MONITORING_TABLES and t not in (SILVER_CUSTOMERS, GOLD_CHURN_LABELS)]
