@@ -15,8 +15,9 @@ every source's hourly batch, then validation and the silver build of the sources
 something (the others start no job).
 
 Report (stdout and ``<P>/run/scale-report.json``): per stage wall time, rows, rows/s; the
-engine's peak RSS (VmHWM) and the largest job client's peak RSS (sampled every 0.5 s); bytes
-on disk per layer; the hourly run's cost as a share of the full pipeline.
+engine's peak RSS (VmHWM) and the largest job process's peak RSS (sampled every 0.5 s, the job
+launcher's forks included); bytes on disk per layer; the hourly run's cost as a share of the
+full pipeline.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from churnlake.demo import scale as scale_gen  # noqa: E402
+from churnlake.config import load_config  # noqa: E402
+from churnlake.services.engine import Engine  # noqa: E402
 from churnlake.services.process import free_port  # noqa: E402
 
 STAGES = (("ingest", ("bronze_",)), ("validation", ("validate_",)), ("silver", ("silver_",)),
@@ -52,23 +55,27 @@ def stage_of(job: str) -> str:
 
 
 class RssSampler(threading.Thread):
-    """Peak RSS of the engine and of the largest other process in the tree of ``root_pid``."""
+    """Peak RSS of the engine and of the largest job process: the processes in the tree of
+    ``root_pid`` (the pipeline command, its Luigi workers, classic jobs) and, through the engine,
+    the job launcher's forks, which run outside that tree (a fork's RSS counts the pages it
+    shares with the launcher's preloaded packages)."""
 
-    def __init__(self, engine_pid: int | None) -> None:
+    def __init__(self, engine_pid: int | None, launcher_pid: int | None = None) -> None:
         super().__init__(daemon=True)
         self.engine_pid = engine_pid
+        self.launcher_pid = launcher_pid
         self.client_peak = 0
         self.root_pid: int | None = None
         self.stop_event = threading.Event()
 
     def run(self) -> None:
         while not self.stop_event.wait(0.5):
-            if self.root_pid is None:
-                continue
-            try:
-                procs = psutil.Process(self.root_pid).children(recursive=True)
-            except psutil.Error:
-                continue
+            procs = []
+            for pid in (self.root_pid, self.launcher_pid):
+                try:
+                    procs += psutil.Process(pid).children(recursive=True) if pid else []
+                except psutil.Error:
+                    pass
             for p in procs:
                 try:
                     if p.pid != self.engine_pid:
@@ -224,13 +231,14 @@ def main(argv: list[str] | None = None) -> int:
         report = {"preset": args.preset, "as_of": args.as_of.isoformat(), "mode": "classic" if args.classic else "engine",
                   "commit": commit.stdout.strip(), "generated": manifest["artefacts"],
                   "generate_seconds": manifest.get("seconds")}
-    engine_pid = None
+    engine_pid = launcher_pid = None
     if not args.classic:
         # An engine an interrupted run left behind serves other ports: stop it first.
         subprocess.run([str(ROOT / "engine.sh"), "stop"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         subprocess.run([str(ROOT / "engine.sh"), "start"], cwd=ROOT, env=env, check=True)
-        engine_pid = int((run / "state" / "engine" / "engine.pid").read_text().split()[0])
-    sampler = RssSampler(engine_pid)
+        engine = Engine(load_config())  # the instance's config: os.environ holds its overrides
+        engine_pid, launcher_pid = engine.pid(), engine.launcher_pid()
+    sampler = RssSampler(engine_pid, launcher_pid)
     sampler.start()
     try:
         if not args.hourly_only:
