@@ -89,18 +89,25 @@ def latest_version(spark: SparkSession, table: Table, cfg: Config) -> int:
     return int(history(spark, table.uri(cfg), 1).select("version").first()[0])
 
 
-def version_or_none(spark: SparkSession, table: Table, cfg: Config) -> int | None:
-    """The newest Delta version of ``table``, or None when there is no Delta table yet: one
-    query, where ``table_exists`` and then ``latest_version`` would be two."""
+def commits_or_none(spark: SparkSession, table: Table, cfg: Config, columns: tuple[str, ...],
+                    limit: int | None = None) -> list | None:
+    """``DESCRIBE HISTORY`` rows of ``table`` (``columns`` only, newest first, optionally the
+    last ``limit``), or None when there is no Delta table yet: one query, where
+    ``table_exists`` and then ``history`` would be two."""
     from pyspark.errors import AnalysisException
 
     try:
-        row = history(spark, table.uri(cfg), 1).select("version").first()
+        return history(spark, table.uri(cfg), limit).select(*columns).collect()
     except AnalysisException as exc:
         if _not_a_table(exc):
             return None
         raise
-    return None if row is None else int(row[0])
+
+
+def version_or_none(spark: SparkSession, table: Table, cfg: Config) -> int | None:
+    """The newest Delta version of ``table``, or None when there is no Delta table yet."""
+    rows = commits_or_none(spark, table, cfg, ("version",), 1)
+    return int(rows[0][0]) if rows else None
 
 
 def read_table(spark: SparkSession, table: Table, cfg: Config, *, version: int | None = None) -> DataFrame:
