@@ -1,4 +1,5 @@
-"""Run records, the run summary and the dashboard, without Spark (docs/monitoring.md)."""
+"""Run records, the run summary and the dashboard (docs/monitoring.md); the in-process Spark
+session only for the table facts read side by side."""
 
 from __future__ import annotations
 
