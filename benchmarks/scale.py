@@ -38,8 +38,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from churnlake.demo import scale as scale_gen  # noqa: E402
 from churnlake.config import load_config  # noqa: E402
+from churnlake.demo import scale as scale_gen  # noqa: E402
 from churnlake.services.engine import Engine  # noqa: E402
 from churnlake.services.process import free_port  # noqa: E402
 
