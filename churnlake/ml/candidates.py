@@ -174,17 +174,23 @@ def class_weights(df: DataFrame) -> tuple[float, float]:
 
 
 FOLD = "cv_fold"
-#: Rows per partition of the MLlib training frame (at least two partitions).
+#: Rows per partition of the MLlib training frame.
 ROWS_PER_PARTITION = 100_000
 #: Grid points of one fold fitted side by side on the engine.
 CV_THREADS = 2
 
 
 def mllib_partitions(rows: int) -> int:
-    """Partitions for ``rows`` training rows: enough for the cores of a small machine, few
-    enough that an iteration is not hundreds of empty tasks (the frame comes out of the
-    feature store's join with the shuffle's partition count)."""
-    return max(2, math.ceil(rows / ROWS_PER_PARTITION))
+    """Partitions for ``rows`` training rows: one per ``ROWS_PER_PARTITION`` started.
+
+    Few on purpose: every pass over the frame (each logistic-regression iteration, each tree
+    level of the forest) is a Spark job whose cost on small data is per task and per shuffle,
+    not per row. One partition needs no shuffle for the pass's final aggregate: on the demo
+    (5.6k rows) it took the MLlib candidates' engine CPU from 49 to 28 s (logistic regression)
+    and 50 to 35 s (forest) against two partitions (docs/benchmarks.md). Larger sets get a
+    partition per 100k rows, enough for the cores of a small machine. (The frame comes out of
+    the feature store's join with the shuffle's partition count, hence the repartition.)"""
+    return max(1, math.ceil(rows / ROWS_PER_PARTITION))
 
 
 def cv_fold(seed: int, folds: int):

@@ -253,7 +253,7 @@ def test_the_mapinpandas_function_runs_without_churnlake(spark, many, tmp_path):
     np.testing.assert_allclose(out[PROBABILITY], model.predict_proba(local[cat + num])[:, 1], rtol=1e-12)
 
 
-def test_the_mllib_frame_has_a_few_partitions_per_hundred_thousand_rows():
+def test_the_mllib_frame_has_one_partition_per_hundred_thousand_rows():
     from churnlake.ml.candidates import mllib_partitions
 
-    assert [mllib_partitions(n) for n in (10, 5_636, 200_000, 200_001, 800_000)] == [2, 2, 2, 3, 8]
+    assert [mllib_partitions(n) for n in (0, 10, 5_636, 100_000, 100_001, 200_000, 800_000)] == [1, 1, 1, 1, 2, 2, 8]
