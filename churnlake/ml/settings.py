@@ -30,6 +30,8 @@ class TrainingSettings:
     sklearn_max_rows: int | None = DEFAULT_SKLEARN_MAX_ROWS
     # scikit-learn candidates (this process) fit while MLlib candidates fit on the engine.
     parallel_fit: bool = True
+    # MLlib candidates fitted on the engine at once (when parallel_fit).
+    mllib_lanes: int = 2
 
     def feature_date(self, label_date: dt.date) -> dt.date:
         """The as-of date of the features that predict the label of ``label_date``."""
@@ -50,6 +52,9 @@ def training_settings(cfg: Config) -> TrainingSettings:
     parallel_fit = raw.get("parallel_fit", True)
     if not isinstance(parallel_fit, bool):
         raise ValueError(f"training.parallel_fit must be true or false, got {parallel_fit!r}")
+    mllib_lanes = raw.get("mllib_lanes", 2)
+    if isinstance(mllib_lanes, bool) or not isinstance(mllib_lanes, int) or mllib_lanes < 1:
+        raise ValueError(f"training.mllib_lanes must be a whole number >= 1, got {mllib_lanes!r}")
     candidates = tuple(raw.get("candidates") or KNOWN_CANDIDATES)
     unknown = [c for c in candidates if c not in KNOWN_CANDIDATES]
     if unknown:
@@ -65,7 +70,7 @@ def training_settings(cfg: Config) -> TrainingSettings:
         candidates=candidates, cv_folds=folds, selection_metric=metric, contact_budget=budget,
         save_rate=save_rate, models_dir=str(raw.get("models_dir") or f"{cfg.lakehouse_root}/models"),
         seed=cfg.seed, test_size=cfg.test_size, sklearn_max_rows=sklearn_max_rows,
-        parallel_fit=parallel_fit)
+        parallel_fit=parallel_fit, mllib_lanes=mllib_lanes)
 
 
 def sklearn_cap(value) -> int | None:

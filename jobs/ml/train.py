@@ -134,8 +134,10 @@ def log_mllib_model(model_uri: str, signature, example: pd.DataFrame, cfg: Confi
 
 
 # Types our candidates' skops files hold beyond skops' defaults, reviewed: numpy dtypes (imputer
-# state) and scikit-learn's tree node storage (forests, gradient boosting).
-TRUSTED_TYPES = ("numpy.dtype", "sklearn.tree._tree.Tree")
+# state), scikit-learn's tree node storage (forests) and the histogram gradient boosting's
+# trees (TreePredictor: node arrays and bin thresholds, restored as plain state).
+TRUSTED_TYPES = ("numpy.dtype", "sklearn.tree._tree.Tree",
+                 "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor")
 
 
 def own_types(model) -> list[str]:
@@ -248,7 +250,8 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
 
             # scikit-learn (this process) and MLlib (the engine) candidates fit side by side.
             for name, (fitted, result) in fit_all(list(settings.candidates), fit_and_log,
-                                                  parallel=settings.parallel_fit, spark=spark).items():
+                                                  parallel=settings.parallel_fit,
+                                                  mllib_lanes=settings.mllib_lanes, spark=spark).items():
                 fitted_by_name[name] = fitted
                 results.append(result)
             best = choose_by_cv(results)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from churnlake.features.registry import load_registry
-from churnlake.ml.candidates import balanced_weights, constant_for_empty
+from churnlake.ml.candidates import class_weights, constant_for_empty
 from churnlake.ml.evaluation import business_metrics, contact_list, contact_size, evaluate
 from churnlake.ml.training_set import model_features, pandas_content_hash
 
@@ -40,10 +40,13 @@ def test_business_metrics_without_charges_keep_the_lift():
     assert out == {"top_budget_churn_rate": 1.0, "top_budget_lift": 4.0}
 
 
-def test_balanced_weights_make_both_classes_weigh_the_same():
-    y = np.array([1, 0, 0, 0])
-    w = balanced_weights(y)
-    assert w[y == 1].sum() == pytest.approx(w[y == 0].sum()) == pytest.approx(2.0)
+def test_the_spark_class_weights_are_scikit_learns_balanced_weights(spark):
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.array([1, 0, 0, 0, 0, 1, 0])
+    expected = compute_class_weight("balanced", classes=np.array([0, 1]), y=y)
+    got = class_weights(spark.createDataFrame([(int(v),) for v in y], "churned int"))
+    assert got == pytest.approx(tuple(expected))
 
 
 def test_all_empty_numeric_columns_are_found(spark):

@@ -108,9 +108,29 @@ def test_a_lane_whose_own_kind_is_done_takes_the_other_kinds_next_candidate():
         return _fake(name)
 
     names = ["sk_logreg", "mllib_logreg", "mllib_random_forest"]
-    fitted = fit_all(names, fit)
+    fitted = fit_all(names, fit, mllib_lanes=1)
     assert list(fitted) == names
     assert lanes["mllib_random_forest"] == lanes["sk_logreg"] != lanes["mllib_logreg"]
+
+
+def test_two_mllib_lanes_fit_both_mllib_candidates_at_once():
+    import threading
+
+    both = threading.Barrier(3, timeout=20)  # broken (an error) unless all three run at once
+    lanes: dict[str, str] = {}
+
+    def fit(name: str) -> Fitted:
+        lanes[name] = threading.current_thread().name
+        if name in ("sk_logreg", "mllib_logreg", "mllib_random_forest"):
+            both.wait()
+        return _fake(name)
+
+    names = ["sk_logreg", "sk_random_forest", "mllib_logreg", "mllib_random_forest"]
+    fitted = fit_all(names, fit, mllib_lanes=2)
+    assert list(fitted) == names
+    assert len({lanes["sk_logreg"], lanes["mllib_logreg"], lanes["mllib_random_forest"]}) == 3
+    with pytest.raises(ValueError, match="mllib_lanes"):
+        fit_all(names, fit, mllib_lanes=0)
 
 
 def test_after_an_error_no_lane_starts_another_candidate():
@@ -144,3 +164,18 @@ def test_one_after_the_other_when_not_parallel_and_errors_are_raised():
 
     with pytest.raises(RuntimeError, match="engine went away"):
         fit_all(["sk_logreg", "mllib_logreg"], broken)
+
+
+def test_the_mllib_lanes_setting_defaults_to_two_and_rejects_nonsense(cfg):
+    import os
+
+    from churnlake.config import load_config
+    from churnlake.ml.settings import training_settings
+
+    assert training_settings(cfg).mllib_lanes == 2
+    one = load_config(environ={**os.environ, "CHURNLAKE__TRAINING__MLLIB_LANES": "1"})
+    assert training_settings(one).mllib_lanes == 1
+    for bad in ("0", "two", "true"):
+        broken = load_config(environ={**os.environ, "CHURNLAKE__TRAINING__MLLIB_LANES": bad})
+        with pytest.raises(ValueError, match="training.mllib_lanes"):
+            training_settings(broken)
