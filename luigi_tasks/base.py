@@ -41,6 +41,22 @@ class ChurnlakeSparkTask(SparkSubmitTask):
     def app_options(self) -> list[str]:
         return ["--run-date", self.run_date.isoformat()]
 
+    @property
+    def stream_for_searching_tracking_url(self) -> str:
+        """Where Luigi looks for the Spark UI's URL to show in its UI: the job's stderr when it
+        runs classic (its own driver prints the URL), nowhere when it runs through the engine.
+        A client of the engine prints no URL, and Luigi's reader of the stream would cost every
+        task a second after the job ends (it waits 1 s for its reader process, which never sees
+        the end of the pipe, and then terminates it)."""
+        from churnlake.config import load_config
+        from churnlake.services.engine import resolve_remote
+
+        try:
+            through_engine = resolve_remote(load_config()) is not None
+        except ValueError:
+            through_engine = False  # a malformed engine.remote: the wrapper reports it
+        return "none" if through_engine else "stderr"
+
     def run(self):
         """Run the job, once per task even when two Luigi runs (two ``make demo`` for one date,
         each with its own local scheduler) reach the same task: a file lock per task id makes

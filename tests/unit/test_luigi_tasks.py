@@ -27,6 +27,17 @@ def test_task_runs_its_job_through_the_wrapper_with_the_run_date():
     assert (PROJECT_ROOT / task.job_file).is_file()
 
 
+def test_luigi_reads_the_jobs_stderr_for_a_ui_url_only_when_it_runs_classic(monkeypatch):
+    """Through the engine there is no URL to find, and Luigi's stream reader would hold every
+    task for a second after its job ended."""
+    task = SilverCustomers(run_date=DAY)
+    monkeypatch.setenv("CHURNLAKE__ENGINE__REMOTE", "sc://127.0.0.1:15002")
+    assert task.stream_for_searching_tracking_url == "none"
+    monkeypatch.setenv("CHURNLAKE__ENGINE__REMOTE", "classic")
+    assert task.stream_for_searching_tracking_url == "stderr"
+    assert task.tracking_url_pattern  # classic: Luigi's pattern for the driver's UI line
+
+
 def test_dag_wiring_runs_every_source_and_ingest_to_scoring():
     ingest, validate, silver, eda, online, score = list(Pipeline(run_date=DAY).requires())
     assert isinstance(score, ScoreCustomers)
