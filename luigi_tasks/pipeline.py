@@ -44,10 +44,21 @@ class SilverStep(AfterBatch):
                                  batch_id=None if self.run_hour is None else label)
 
 
+#: Luigi runs the runnable task of the highest priority first, and a task's dependencies
+#: inherit its priority. Everything gold needs outranks what it does not (the model-ready
+#: table, the EDA report), which fill the slots that would otherwise idle at the end of the
+#: silver builds; the CRM chain outranks the other sources, so its short jobs do not end up
+#: alone at that end (on the demo ValidateBronze[crm] and SilverCustomers ran last, one
+#: worker idle for 15 s, before this). docs/architecture.md.
+GOLD_PATH_PRIORITY = 10
+CRM_PATH_PRIORITY = 20
+
+
 class SilverCustomers(SilverStep):
     """Type and deduplicate customers into ``silver.customers``."""
 
     job_file = "jobs/silver/customers.py"
+    priority = CRM_PATH_PRIORITY
     silver_job, silver_table, validated = "silver_customers", tables.SILVER_CUSTOMERS, "crm_customers"
 
 
@@ -135,6 +146,7 @@ class GoldCustomerFeatures(ChurnlakeSparkTask):
     """Write ``gold.customer_features`` and ``gold.churn_labels`` as of the run date."""
 
     job_file = "jobs/gold/customer_features.py"
+    priority = GOLD_PATH_PRIORITY
 
     def requires(self):
         return [SilverCustomers(run_date=self.run_date),

@@ -3,7 +3,7 @@
 - MLlib: the ``PipelineModel``'s ``transform``; the probability of class 1 is read from the
   ``probability`` vector.
 - scikit-learn: ``mapInPandas`` with a function built by :func:`sklearn_predictor`, a closure
-  that captures the fitted pipeline and the column lists and imports only numpy and pandas.
+  that captures the fitted pipeline and the column lists and imports only numpy, pandas and threadpoolctl.
   It is pickled by value and runs in the engine's Python workers, which need numpy, pandas,
   pyarrow and scikit-learn but not churnlake (a Spark Connect client's code is not on a
   long-running engine's workers: docs/architecture.md).
@@ -43,18 +43,23 @@ def sklearn_predictor(model, features: list[str], keep: list[str], out: str = PR
     """The ``mapInPandas`` function: each batch's ``keep`` columns plus ``out`` = P(class 1)
     from ``model.predict_proba(batch[features])``.
 
-    Self-contained on purpose: the closure refers only to its captured arguments and to numpy
-    and pandas imported inside it, so it unpickles in a Python worker without churnlake."""
+    Self-contained on purpose: the closure refers only to its captured arguments and to numpy,
+    pandas and threadpoolctl imported inside it, so it unpickles in a Python worker without
+    churnlake."""
     features, keep = list(features), list(keep)
 
     def predict(batches):
         import numpy as np
         import pandas as pd
+        from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
         for batch in batches:
             if len(batch) == 0:
                 continue
-            proba = np.asarray(model.predict_proba(batch[features])[:, 1], dtype="float64")
+            # One native thread: Spark already runs a task per core, and OpenMP threads (the
+            # histogram booster's) spin when the cores are taken.
+            with threadpool_limits(limits=1):
+                proba = np.asarray(model.predict_proba(batch[features])[:, 1], dtype="float64")
             result = {c: batch[c].to_numpy() for c in keep}
             result[out] = proba
             yield pd.DataFrame(result, columns=[*keep, out])

@@ -234,3 +234,34 @@ def test_an_hourly_step_whose_batch_brought_nothing_starts_no_job(lake, monkeypa
     # The daily steps always run: the day covers whatever the hours left.
     assert not ValidateBronze(table="web_access_logs", run_date=DAY).nothing_new()
     assert not SilverWebEvents(run_date=DAY).complete()
+
+
+def test_the_crm_chain_runs_first_and_what_gold_does_not_need_runs_last(tmp_path, monkeypatch):
+    """The priorities Luigi's scheduler gives the daily DAG (dependencies inherit the priority
+    of what needs them): the CRM chain, then everything gold needs, then the rest."""
+    from luigi.scheduler import Scheduler
+    from luigi.worker import Worker
+
+    from luigi_tasks.pipeline import (CRM_PATH_PRIORITY, GOLD_PATH_PRIORITY, EdaCustomers,
+                                      MaterializeOnlineFeatures, SilverModelReady, SilverWebEvents)
+    from tests.conftest import lakehouse_env
+
+    for key, value in lakehouse_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    scheduler = Scheduler()
+    with Worker(scheduler=scheduler, worker_id="test", no_install_shutdown_handler=True) as worker:
+        assert worker.add(Pipeline(run_date=DAY))
+        tasks = scheduler.task_list("", "")
+        expected = [(BronzeCrm(run_date=DAY), CRM_PATH_PRIORITY),
+                    (ValidateBronze(table="crm_customers", run_date=DAY), CRM_PATH_PRIORITY),
+                    (SilverCustomers(run_date=DAY), CRM_PATH_PRIORITY),
+                    (BronzeAccessLogs(run_date=DAY), GOLD_PATH_PRIORITY),
+                    (ValidateBronze(table="web_access_logs", run_date=DAY), GOLD_PATH_PRIORITY),
+                    (SilverWebEvents(run_date=DAY), GOLD_PATH_PRIORITY),
+                    (GoldCustomerFeatures(run_date=DAY), GOLD_PATH_PRIORITY),
+                    (SilverModelReady(run_date=DAY), 0), (EdaCustomers(run_date=DAY), 0),
+                    (MaterializeOnlineFeatures(run_date=DAY), 0), (TrainModel(run_date=DAY), 0)]
+        assert [(t.task_id, tasks[t.task_id]["priority"]) for t, _ in expected] == \
+            [(t.task_id, p) for t, p in expected]
+        assert CRM_PATH_PRIORITY > GOLD_PATH_PRIORITY > 0
+        assert scheduler.get_work(worker="test")["task_id"] == BronzeCrm(run_date=DAY).task_id
