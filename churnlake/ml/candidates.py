@@ -66,7 +66,7 @@ DENSE_INPUT = {"sk_gradient_boosting"}
 #: OpenMP and BLAS threads of a scikit-learn fit. The scikit-learn lane shares the machine with
 #: the engine's MLlib candidates; threads of an OpenMP region spin while they wait for each
 #: other, so with two of them on cores the engine keeps busy, the histogram booster's search
-#: took 69 s instead of 12 s on the demo (2026-12-06) and slowed the MLlib lanes with it.
+#: took 69 s instead of ≈ 7 s on the demo (2026-12-06) and slowed the MLlib lanes with it.
 SKLEARN_NATIVE_THREADS = 1
 #: Rows (at most) of the training sample that permutation importances are measured on.
 IMPORTANCE_ROWS = 2_000
