@@ -3,8 +3,8 @@
 - MLlib: the ``PipelineModel``'s ``transform``; the probability of class 1 is read from the
   ``probability`` vector.
 - scikit-learn: ``mapInPandas`` with a function built by :func:`sklearn_predictor`, a closure
-  that captures the fitted pipeline and the column lists and imports only numpy, pandas and threadpoolctl.
-  It is pickled by value and runs in the engine's Python workers, which need numpy, pandas,
+  that captures the fitted pipeline and the column lists and imports only numpy, pandas and
+  threadpoolctl. It is pickled by value and runs in the engine's Python workers, which need numpy, pandas,
   pyarrow and scikit-learn but not churnlake (a Spark Connect client's code is not on a
   long-running engine's workers: docs/architecture.md).
 
