@@ -53,16 +53,17 @@ def sklearn_predictor(model, features: list[str], keep: list[str], out: str = PR
         import pandas as pd
         from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
-        for batch in batches:
-            if len(batch) == 0:
-                continue
-            # One native thread: Spark already runs a task per core, and OpenMP threads (the
-            # histogram booster's) spin when the cores are taken.
-            with threadpool_limits(limits=1):
+        # One native thread for the task's batches: Spark already runs a task per core, and
+        # OpenMP threads (the histogram booster's) spin when the cores are taken. Set once per
+        # task: threadpoolctl looks up the loaded libraries every time it is entered.
+        with threadpool_limits(limits=1):
+            for batch in batches:
+                if len(batch) == 0:
+                    continue
                 proba = np.asarray(model.predict_proba(batch[features])[:, 1], dtype="float64")
-            result = {c: batch[c].to_numpy() for c in keep}
-            result[out] = proba
-            yield pd.DataFrame(result, columns=[*keep, out])
+                result = {c: batch[c].to_numpy() for c in keep}
+                result[out] = proba
+                yield pd.DataFrame(result, columns=[*keep, out])
 
     return predict
 
