@@ -27,6 +27,15 @@ def lakehouse_env(base: Path) -> dict[str, str]:
     }
 
 
+@pytest.fixture
+def tmp_lakehouse_env(tmp_path, monkeypatch) -> Path:
+    """This test's process environment points every pipeline location under ``tmp_path``
+    (:func:`lakehouse_env`); returns ``tmp_path``."""
+    for key, value in lakehouse_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    return tmp_path
+
+
 # Before xdist's own hook, which turns the xdist_group marks into the node ids it schedules by.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items) -> None:

@@ -30,6 +30,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 
 from churnlake.ml.scoring import model_input
+from churnlake.ml.settings import DEFAULT_MLLIB_LANES
 from churnlake.spark import cached, in_thread
 
 log = logging.getLogger(__name__)
@@ -358,8 +359,8 @@ def fit_candidate(name: str, spark, train: DataFrame | pd.DataFrame, categorical
     return fit_mllib(spark, name, train, categorical, numeric, seed=seed, folds=folds)
 
 
-def fit_all(names: list[str], fit: Callable[[str], T], *, parallel: bool = True, mllib_lanes: int = 2,
-            spark=None) -> dict[str, T]:
+def fit_all(names: list[str], fit: Callable[[str], T], *, parallel: bool = True,
+            mllib_lanes: int = DEFAULT_MLLIB_LANES, spark=None) -> dict[str, T]:
     """``fit(name)`` for every candidate, in lanes side by side when ``parallel``; the results
     in the order of ``names``.
 

@@ -10,6 +10,8 @@ from churnlake.config import Config
 KNOWN_CANDIDATES = ("sk_logreg", "sk_random_forest", "sk_gradient_boosting", "mllib_logreg",
                     "mllib_random_forest")
 DEFAULT_SKLEARN_MAX_ROWS = 200_000
+#: MLlib candidates fitted on the engine at once (docs/modeling.md, "Side by side").
+DEFAULT_MLLIB_LANES = 2
 METRICS = ("roc_auc", "pr_auc", "f1", "recall", "precision", "accuracy", "retained_revenue")
 
 
@@ -31,7 +33,7 @@ class TrainingSettings:
     # scikit-learn candidates (this process) fit while MLlib candidates fit on the engine.
     parallel_fit: bool = True
     # MLlib candidates fitted on the engine at once (when parallel_fit).
-    mllib_lanes: int = 2
+    mllib_lanes: int = DEFAULT_MLLIB_LANES
 
     def feature_date(self, label_date: dt.date) -> dt.date:
         """The as-of date of the features that predict the label of ``label_date``."""
@@ -52,7 +54,7 @@ def training_settings(cfg: Config) -> TrainingSettings:
     parallel_fit = raw.get("parallel_fit", True)
     if not isinstance(parallel_fit, bool):
         raise ValueError(f"training.parallel_fit must be true or false, got {parallel_fit!r}")
-    mllib_lanes = raw.get("mllib_lanes", 2)
+    mllib_lanes = raw.get("mllib_lanes", DEFAULT_MLLIB_LANES)
     if isinstance(mllib_lanes, bool) or not isinstance(mllib_lanes, int) or mllib_lanes < 1:
         raise ValueError(f"training.mllib_lanes must be a whole number >= 1, got {mllib_lanes!r}")
     candidates = tuple(raw.get("candidates") or KNOWN_CANDIDATES)

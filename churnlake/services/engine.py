@@ -14,7 +14,7 @@ One JVM started as Spark's ``HiveThriftServer2`` with the Spark Connect plugin:
 Settings: the ``engine`` section of conf/pipeline.yaml (``CHURNLAKE__ENGINE__*`` overrides):
 ``host``, ``connect_port``, ``thrift_port``, ``master`` (``local[*]``; ``spark://…`` runs the
 engine's executors on a standalone cluster, the driver here in client mode), ``driver_memory``,
-``java_options`` (extra driver JVM flags, e.g. the JIT setting the tests use) and ``remote`` —
+``java_options`` (extra driver JVM flags; by default :data:`DEFAULT_JAVA_OPTIONS`) and ``remote`` —
 where jobs go (:func:`resolve_remote`).
 
 Two server settings come from problems found running it (docs/serving_sql.md):
@@ -59,6 +59,13 @@ CONNECT_PLUGIN = "org.apache.spark.sql.connect.SparkConnectPlugin"
 CLASSIC = ("", "classic", "none", "null", "off", "false")
 
 
+#: The engine's JIT compiles a method after 4x the JVM's default number of calls: fewer
+#: compilations of code that runs only a few times (a new engine's first jobs, Spark's generated
+#: classes of one query), the same compiled hot loops. The demo's DAG took ≈ 6 % less time in
+#: three runs side by side (docs/benchmarks.md, "The engine's JIT").
+DEFAULT_JAVA_OPTIONS = "-XX:CompileThresholdScaling=4"
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     """The ``engine`` section of the pipeline config."""
@@ -70,7 +77,7 @@ class EngineSettings:
     driver_memory: str = "4g"
     remote: str = "auto"
     start_timeout_s: float = 300.0
-    java_options: str = ""
+    java_options: str = DEFAULT_JAVA_OPTIONS
     launcher: str = "auto"
 
     @classmethod
@@ -87,7 +94,7 @@ class EngineSettings:
             driver_memory=str(raw.get("driver_memory") or defaults.driver_memory),
             remote="" if remote is None else str(remote),
             start_timeout_s=float(raw.get("start_timeout_s") or defaults.start_timeout_s),
-            java_options=str(raw.get("java_options") or ""),
+            java_options=str(raw.get("java_options", defaults.java_options) or ""),
             launcher="off" if launcher is None else str(launcher),
         )
 

@@ -236,7 +236,7 @@ def test_an_hourly_step_whose_batch_brought_nothing_starts_no_job(lake, monkeypa
     assert not SilverWebEvents(run_date=DAY).complete()
 
 
-def test_the_crm_chain_runs_first_and_what_gold_does_not_need_runs_last(tmp_path, monkeypatch):
+def test_the_crm_chain_runs_first_and_what_gold_does_not_need_runs_last(tmp_lakehouse_env):
     """The priorities Luigi's scheduler gives the daily DAG (dependencies inherit the priority
     of what needs them): the CRM chain, then everything gold needs, then the rest."""
     from luigi.scheduler import Scheduler
@@ -244,10 +244,6 @@ def test_the_crm_chain_runs_first_and_what_gold_does_not_need_runs_last(tmp_path
 
     from luigi_tasks.pipeline import (CRM_PATH_PRIORITY, GOLD_PATH_PRIORITY, EdaCustomers,
                                       MaterializeOnlineFeatures, SilverModelReady, SilverWebEvents)
-    from tests.conftest import lakehouse_env
-
-    for key, value in lakehouse_env(tmp_path).items():
-        monkeypatch.setenv(key, value)
     scheduler = Scheduler()
     with Worker(scheduler=scheduler, worker_id="test", no_install_shutdown_handler=True) as worker:
         assert worker.add(Pipeline(run_date=DAY))

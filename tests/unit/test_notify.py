@@ -7,7 +7,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import luigi
 
 from luigi_tasks.notify import failure_message, notify  # importing luigi_tasks registers the handler
-from tests.conftest import lakehouse_env
 
 
 class Broken(luigi.Task):
@@ -38,17 +37,15 @@ def start_hook(received: list) -> HTTPServer:
     return server
 
 
-def test_a_failed_task_is_logged_and_posted(tmp_path, monkeypatch):
+def test_a_failed_task_is_logged_and_posted(tmp_lakehouse_env, monkeypatch):
     received = []
     server = start_hook(received)
-    for key, value in lakehouse_env(tmp_path).items():
-        monkeypatch.setenv(key, value)
     monkeypatch.setenv("CHURNLAKE_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
     try:
         assert not luigi.build([Broken(day="2026-11-27")], local_scheduler=True)
     finally:
         server.shutdown()
-    alerts = [json.loads(line) for line in (tmp_path / "logs" / "alerts.log").read_text().splitlines()]
+    alerts = [json.loads(line) for line in (tmp_lakehouse_env / "logs" / "alerts.log").read_text().splitlines()]
     assert len(alerts) == 1 and alerts[0]["task"] == "Broken" and alerts[0]["params"] == {"day": "2026-11-27"}
     assert alerts[0]["error"] == "FAILED after 3.2s: ValueError: bad input"
     assert (alerts[0]["attempt"], alerts[0]["max_attempts"], alerts[0]["will_retry"]) == (1, 1, False)
@@ -56,12 +53,10 @@ def test_a_failed_task_is_logged_and_posted(tmp_path, monkeypatch):
     assert received[0]["text"] == "churnlake: Broken failed: FAILED after 3.2s: ValueError: bad input"
 
 
-def test_an_unreachable_webhook_does_not_break_the_run(tmp_path, monkeypatch):
-    for key, value in lakehouse_env(tmp_path).items():
-        monkeypatch.setenv(key, value)
+def test_an_unreachable_webhook_does_not_break_the_run(tmp_lakehouse_env, monkeypatch):
     monkeypatch.setenv("CHURNLAKE_ALERT_WEBHOOK", "http://127.0.0.1:9/unreachable")
     assert not luigi.build([Broken(day="x")], local_scheduler=True)
-    assert (tmp_path / "logs" / "alerts.log").read_text().count("task_failed") == 1
+    assert (tmp_lakehouse_env / "logs" / "alerts.log").read_text().count("task_failed") == 1
 
 
 def test_the_message_falls_back_to_the_start_of_the_error():
@@ -69,11 +64,9 @@ def test_the_message_falls_back_to_the_start_of_the_error():
     assert msg["error"] == "x" * 500 and msg["error_type"] == "RuntimeError" and msg["task_id"].startswith("Broken")
 
 
-def test_a_failure_that_will_be_retried_says_so(tmp_path, monkeypatch):
+def test_a_failure_that_will_be_retried_says_so(tmp_lakehouse_env, monkeypatch):
     received = []
     server = start_hook(received)
-    for key, value in lakehouse_env(tmp_path).items():
-        monkeypatch.setenv(key, value)
     monkeypatch.setenv("CHURNLAKE_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
     message = {**failure_message(Broken(day="d"), RuntimeError("boom")), "attempt": 1, "max_attempts": 2,
                "will_retry": True}

@@ -109,7 +109,10 @@ def test_engine_jvm_flags_come_from_the_config_then_the_caller(tmp_path, fake_ja
     opts = cmd[cmd.index("--driver-java-options") + 1]
     assert opts.endswith("-XX:TieredStopAtLevel=1 -Xss4m")
     plain = engine_mod.Engine(make_cfg(tmp_path / "other")).command()
-    assert "Tiered" not in plain[plain.index("--driver-java-options") + 1]
+    opts = plain[plain.index("--driver-java-options") + 1]
+    assert "Tiered" not in opts and opts.endswith(engine_mod.DEFAULT_JAVA_OPTIONS)
+    none = engine_mod.Engine(make_cfg(tmp_path / "none", CHURNLAKE__ENGINE__JAVA_OPTIONS="")).command()
+    assert "-XX:" not in none[none.index("--driver-java-options") + 1]
 
 
 def test_engine_command_with_network_metastore_puts_the_client_on_the_class_path(tmp_path, fake_jars):
