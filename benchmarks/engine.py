@@ -214,7 +214,7 @@ def main() -> int:
         names = list(modes)
         print("\n| task | " + " | ".join(names) + " |\n| --- |" + " --- |" * len(names))
         print("| whole demo (wall) | " + " | ".join(f"{modes[n]['wall_s']:.0f} s" for n in names) + " |")
-        print("| the DAG (first task start → last task end) | "
+        print("| the DAG (Luigi's first event → last task end) | "
               + " | ".join(f"{modes[n].get('dag_s') or 0:.0f} s" for n in names) + " |")
         print("| sum of task durations | " + " | ".join(f"{sum(modes[n]['tasks'].values()):.0f} s" for n in names) + " |")
         for task in sorted(set().union(*(modes[n]["tasks"] for n in names))):
