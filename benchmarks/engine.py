@@ -74,11 +74,16 @@ def rss_mib(pid: int | None) -> dict[str, float]:
     return out
 
 
-def task_durations(base: Path) -> dict[str, float]:
-    path = base / "logs" / "task_runs.jsonl"
+def task_records(base: Path) -> list[dict]:
+    """The mode's ``task_runs.jsonl`` records (the monitoring module's reader)."""
+    from churnlake.monitoring.records import TASK_RUNS_FILE, read_records
+
+    return read_records(base / "logs" / TASK_RUNS_FILE)
+
+
+def task_durations(records: list[dict]) -> dict[str, float]:
     out: dict[str, float] = {}
-    for line in path.read_text().splitlines() if path.exists() else []:
-        rec = json.loads(line)
+    for rec in records:
         if rec.get("event") == "SUCCESS" and not rec.get("is_wrapper"):
             params = rec.get("params") or {}
             extra = [str(v) for k, v in sorted(params.items()) if k != "run_date" and v not in ("", None)]
@@ -87,19 +92,18 @@ def task_durations(base: Path) -> dict[str, float]:
     return out
 
 
-def dag_span(base: Path, with_summary: bool = False) -> float | None:
-    """Seconds from the DAG's first ``task_runs.jsonl`` event (Luigi scheduling it) to the end
-    of its last task: the pipeline part of the demo, without the engine's start and (unless
+def dag_span(records: list[dict], with_summary: bool = False) -> float | None:
+    """Seconds from the DAG's first task record (Luigi scheduling it) to the end of its last
+    task: the pipeline part of the demo, without the engine's start and (unless
     ``with_summary``) the run summary, a second Luigi invocation after the DAG."""
+    from churnlake.monitoring.records import parse_time
     from churnlake.monitoring.summary import SUMMARY_TASK_FAMILY
 
-    path = base / "logs" / "task_runs.jsonl"
     first, last = None, None
-    for line in path.read_text().splitlines() if path.exists() else []:
-        rec = json.loads(line)
+    for rec in records:
         if rec.get("task_family") == SUMMARY_TASK_FAMILY and not with_summary:
             continue
-        at = dt.datetime.fromisoformat(rec["at"].replace("Z", "+00:00")).timestamp()
+        at = parse_time(rec["at"]).timestamp()
         first = at if first is None else min(first, at)
         if rec.get("event") in ("SUCCESS", "FAILURE"):
             last = at if last is None else max(last, at)
@@ -184,8 +188,10 @@ def main() -> int:
         print(f"== {mode}: demo {args.run_date} on {base}", flush=True)
         try:
             wall = run_demo(env, args.run_date, classic, work / f"{mode}.log")
-            entry = {"wall_s": round(wall, 1), "dag_s": dag_span(base),
-                     "dag_with_summary_s": dag_span(base, with_summary=True), "tasks": task_durations(base)}
+            records = task_records(base)
+            entry = {"wall_s": round(wall, 1), "dag_s": dag_span(records),
+                     "dag_with_summary_s": dag_span(records, with_summary=True),
+                     "tasks": task_durations(records)}
             if not classic:
                 info = json.loads((base / "state" / "engine" / "engine.json").read_text())
                 entry["engine_start_s"] = info["start_seconds"]
