@@ -14,6 +14,11 @@ day) arrives and the hourly run goes as users run it, ``python -m churnlake.cli 
 every source's hourly batch, then validation and the silver build of the sources that brought
 something (the others start no job).
 
+A run too long for one sitting (L) can be stopped with Ctrl-C and continued with
+``--resume``: the instance is kept, ``cli demo`` runs again (Luigi skips every task already
+complete; an interrupted job starts over, idempotently), and the report adds up the attempts'
+wall times and every job record since the first attempt started.
+
 Report (stdout and ``<P>/run/scale-report.json``): per stage wall time, rows, rows/s; the
 engine's peak RSS (VmHWM) and the largest job process's peak RSS (sampled every 0.5 s, the job
 launcher's forks included); bytes on disk per layer; the hourly run's cost as a share of the
@@ -209,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-hourly", action="store_true")
     p.add_argument("--hourly-only", action="store_true",
                    help="only the hourly run, on the instance a previous full run left (its report is updated)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted full run on the instance it left (the report adds up the attempts)")
     p.add_argument("--hour", type=int, nargs="+", default=[0],
                    help="which hours of the day after the as-of day arrive, one hourly run each on the same "
                         "engine, in this order (default 0)")
@@ -217,16 +224,17 @@ def main(argv: list[str] | None = None) -> int:
     base = args.root / args.preset
     sources, run = base / "sources", base / ("run-classic" if args.classic else "run")
     manifest = generate(args.preset, sources, args.as_of, args.seed)
-    if args.hourly_only:
+    if args.hourly_only or args.resume:
         report = json.loads((run / "scale-report.json").read_text())
     else:
         shutil.rmtree(run, ignore_errors=True)
         run.mkdir(parents=True)
-        # The log inbox is a copy of the generated files (the hourly step adds one more hour to it).
-        shutil.copytree(sources / "access_logs", run / "inbox" / "access_logs")
+        # The log inbox holds the generated files (the hourly step adds one more hour to it): hard
+        # links, since ingestion only reads the inbox (at L a copy would cost 12 GB of disk).
+        shutil.copytree(sources / "access_logs", run / "inbox" / "access_logs", copy_function=os.link)
     env = {**os.environ, **instance_env(run, sources, classic=args.classic, driver_memory=args.driver_memory)}
     os.environ.update(env)
-    if not args.hourly_only:
+    if not (args.hourly_only or args.resume):
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
         report = {"preset": args.preset, "as_of": args.as_of.isoformat(), "mode": "classic" if args.classic else "engine",
                   "commit": commit.stdout.strip(), "generated": manifest["artefacts"],
@@ -243,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.hourly_only:
             run_full(report, args, env, run, sources, sampler)
+            if report["pipeline"]["exit"] == INTERRUPTED:
+                raise KeyboardInterrupt
         if report["pipeline"]["exit"] == 0 and not args.skip_hourly:
             for hour in args.hour:
                 report.setdefault("hourly_runs", []).append(hourly(report, args, env, run, sources, base, sampler,
@@ -258,16 +268,34 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if report["pipeline"]["exit"] == 0 else 1
 
 
+INTERRUPTED = -2
+
+
 def run_full(report: dict, args: argparse.Namespace, env: dict, run: Path, sources: Path, sampler: RssSampler) -> None:
-    """The whole DAG for the as-of date (``python -m churnlake.cli demo``)."""
+    """The whole DAG for the as-of date (``python -m churnlake.cli demo``), one attempt of it:
+    ``report["attempts"]`` lists them (Ctrl-C ends one; ``--resume`` starts the next), and the
+    pipeline's wall time and stage table cover all of them."""
     t0 = time.time()
     w0 = time.perf_counter()
+    attempts = report.setdefault("attempts", [])
+    attempts.append({"started_epoch": round(t0, 3), "wall_s": None, "exit": None})
+    (run / "scale-report.json").write_text(json.dumps(report, indent=2) + "\n")
     proc = subprocess.Popen([sys.executable, "-m", "churnlake.cli", "demo", "--run-date", args.as_of.isoformat(),
                              *(["--classic"] if args.classic else [])], cwd=ROOT, env=env)
     sampler.root_pid = proc.pid
-    rc = proc.wait()
-    report["pipeline"] = {"exit": rc, "wall_s": round(time.perf_counter() - w0, 1),
-                          "stages": stage_table(job_records(run / "logs", t0))}
+    try:
+        rc = proc.wait()
+    except KeyboardInterrupt:  # the terminal's Ctrl-C reached the pipeline too; let it stop
+        try:
+            rc = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+        rc = INTERRUPTED
+    attempts[-1].update(wall_s=round(time.perf_counter() - w0, 1), exit=rc)
+    since = min(a["started_epoch"] for a in attempts)
+    report["pipeline"] = {"exit": rc, "wall_s": round(sum(a["wall_s"] for a in attempts), 1),
+                          "attempts": len(attempts), "stages": stage_table(job_records(run / "logs", since))}
     report["bytes"] = {layer: du(run / "lakehouse" / layer) for layer in ("bronze", "silver", "gold")}
     report["bytes"]["sources"] = du(sources)
 
@@ -306,7 +334,8 @@ def print_report(report: dict) -> None:
           f"{g['billing_db']['tables']['payments']:,}; tickets {g['tickets']['records']:,}; log lines "
           f"{g['access_logs']['lines']:,}; generated in {sum((report['generate_seconds'] or {}).values()):.0f} s")
     pipe = report["pipeline"]
-    print(f"\npipeline exit {pipe['exit']}, wall {pipe['wall_s']:.0f} s\n")
+    parts = f" over {pipe['attempts']} attempts" if pipe.get("attempts", 1) > 1 else ""
+    print(f"\npipeline exit {pipe['exit']}, wall {pipe['wall_s']:.0f} s{parts}\n")
     print("| stage | jobs | seconds | rows in | rows out | rows/s |\n| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, s in pipe["stages"].items():
         print(f"| {name} | {s['jobs']}{' (' + str(s['failed']) + ' failed)' if s['failed'] else ''} | {s['seconds']:.0f} "
