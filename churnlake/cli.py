@@ -116,6 +116,18 @@ def start_engine(cfg):
     return engine
 
 
+def mode_env(running_engine, engine: bool) -> dict[str, str]:
+    """The environment that holds a whole Luigi run to one mode: ``classic`` when asked for, the
+    URL of the engine the run started on when it started on one (so that a job after the engine
+    died fails naming it, instead of ``auto`` quietly starting classic drivers for the rest of
+    the DAG), nothing when the config already names where jobs go."""
+    if not engine:
+        return {"CHURNLAKE__ENGINE__REMOTE": "classic"}
+    if running_engine is not None:
+        return {"CHURNLAKE__ENGINE__REMOTE": running_engine.remote_url}
+    return {}
+
+
 def serve_demo_ticket_api(cfg, port: int = 0):
     """The demo's ticket REST API in a thread on 127.0.0.1:``port`` (0: a free one) over the
     generated tickets, with light fault injection (the ingestion log shows retries that still
@@ -159,9 +171,7 @@ def hourly(run_date: dt.date, run_hour: int, *, engine: bool = True) -> int:
     cfg = load_config()
     label = Interval(run_date, run_hour).label
     running_engine = start_engine(cfg) if engine else None
-    env = dict(os.environ)
-    if not engine:
-        env["CHURNLAKE__ENGINE__REMOTE"] = "classic"
+    env = {**os.environ, **mode_env(running_engine, engine)}
     server = serve_demo_api_if_down(cfg, env, run_date)
     use_central = scheduler_running()
     luigi_log = cfg.logs_dir / f"luigi-{label}.log"
@@ -189,9 +199,8 @@ def demo(run_date: dt.date, *, engine: bool = True) -> int:
     prepare_demo_sources(cfg, run_date)
     running_engine = start_engine(cfg) if engine else None
     server, token, base_url = serve_demo_ticket_api(cfg)
-    env = {**os.environ, cfg.tickets_token_env: token, "CHURNLAKE__SOURCES__TICKETS__BASE_URL": base_url}
-    if not engine:
-        env["CHURNLAKE__ENGINE__REMOTE"] = "classic"
+    env = {**os.environ, cfg.tickets_token_env: token, "CHURNLAKE__SOURCES__TICKETS__BASE_URL": base_url,
+           **mode_env(running_engine, engine)}
     use_central = scheduler_running()
     luigi_log = cfg.logs_dir / f"luigi-{run_date.isoformat()}.log"
     print(f"churnlake demo: run date {run_date}, lakehouse {cfg.lakehouse_root}, ticket API {base_url}, "

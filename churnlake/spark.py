@@ -17,6 +17,7 @@ In tests and notebooks, :func:`local_spark` also sets the master and applies
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -136,7 +137,38 @@ def connect_spark(app_name: str, cfg: Config, remote: str) -> SparkSession:
     # whose engine died should fail within seconds with a message saying so.
     spark.client.set_retry_policies([DefaultPolicy(max_retries=4, max_backoff=4000)])
     spark.conf._set_all(configs=session_conf(cfg), silent=False)
+    keep_alive(spark)
     return spark
+
+
+#: Seconds between two touches of a job's Connect session (the engine closes a session idle
+#: for ``spark.connect.session.manager.defaultSessionTimeout``, 10 minutes: see
+#: churnlake/services/engine.py).
+KEEPALIVE_S = 60.0
+_KEEPALIVE: dict[int, threading.Event] = {}
+
+
+def keep_alive(spark: SparkSession, interval_s: float | None = None) -> threading.Event:
+    """Touch the Connect session ``spark`` every ``interval_s`` until :func:`stop` (or the process
+    ends), so that a job's long step without Spark — paging the ticket API, extracting a
+    billing table — does not find its session closed as idle when it comes back (at 1 M
+    customers the ticket pages alone take > 10 minutes). A dead client sends nothing, so the
+    engine still releases its session. Returns the event that ends the touching."""
+    done = _KEEPALIVE.setdefault(id(spark), threading.Event())
+    interval_s = KEEPALIVE_S if interval_s is None else interval_s
+
+    def touch() -> None:
+        while not done.wait(interval_s):
+            try:
+                # One cheap RPC that goes through the session (the engine then records its access
+                # time; ``spark.version`` is answered without it and does not keep it open).
+                spark.conf.get("spark.sql.session.timeZone")
+            except Exception:  # noqa: BLE001 - a stopped session or a lost engine: the job reports it
+                return
+
+    if not any(t.name == f"connect-keepalive-{id(spark)}" for t in threading.enumerate()):
+        threading.Thread(target=touch, name=f"connect-keepalive-{id(spark)}", daemon=True).start()
+    return done
 
 
 #: DataFrames this process cached through :func:`cached`, unpersisted by :func:`stop`.
@@ -196,6 +228,9 @@ def stop(spark: SparkSession) -> None:
     """End a job's session: release what it cached, then stop (a Connect session is released
     on the engine; a classic one stops its driver)."""
     release_cached()
+    done = _KEEPALIVE.pop(id(spark), None)
+    if done is not None:
+        done.set()
     spark.stop()
 
 

@@ -79,6 +79,7 @@ class EngineSettings:
     start_timeout_s: float = 300.0
     java_options: str = DEFAULT_JAVA_OPTIONS
     launcher: str = "auto"
+    session_timeout: str = "10m"
 
     @classmethod
     def from_config(cls, cfg: Config) -> "EngineSettings":
@@ -96,6 +97,7 @@ class EngineSettings:
             start_timeout_s=float(raw.get("start_timeout_s") or defaults.start_timeout_s),
             java_options=str(raw.get("java_options", defaults.java_options) or ""),
             launcher="off" if launcher is None else str(launcher),
+            session_timeout=str(raw.get("session_timeout") or defaults.session_timeout),
         )
 
 
@@ -110,8 +112,9 @@ def server_conf(cfg: Config) -> dict[str, str]:
         # Jobs of two Luigi workers run side by side in this one driver: share the cores
         # fairly instead of first come, first served.
         "spark.scheduler.mode": "FAIR",
-        # A dead client's session (and what it cached) is released after 10 minutes idle.
-        "spark.connect.session.manager.defaultSessionTimeout": "10m",
+        # A dead client's session (and what it cached) is released after this long idle (10
+        # minutes by default); a live job touches its session every minute (churnlake.spark.keep_alive).
+        "spark.connect.session.manager.defaultSessionTimeout": EngineSettings.from_config(cfg).session_timeout,
     }
 
 
