@@ -278,7 +278,8 @@ def run_full(report: dict, args: argparse.Namespace, env: dict, run: Path, sourc
     t0 = time.time()
     w0 = time.perf_counter()
     attempts = report.setdefault("attempts", [])
-    attempts.append({"started_epoch": round(t0, 3), "wall_s": None, "exit": None})
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    attempts.append({"started_epoch": round(t0, 3), "commit": commit.stdout.strip(), "wall_s": None, "exit": None})
     (run / "scale-report.json").write_text(json.dumps(report, indent=2) + "\n")
     proc = subprocess.Popen([sys.executable, "-m", "churnlake.cli", "demo", "--run-date", args.as_of.isoformat(),
                              *(["--classic"] if args.classic else [])], cwd=ROOT, env=env)
