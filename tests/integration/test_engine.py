@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -135,3 +137,43 @@ def test_a_job_sent_to_an_engine_that_is_not_running_says_how_to_start_it(tmp_pa
     assert res.returncode == 1
     line = failed_line(res)
     assert "EngineUnavailable" in line and "does not answer" in line and "make engine-start" in line
+
+
+#: Two clients of one engine whose sessions expire after 5 s idle: one from the jobs' factory
+#: (which touches its session every 2 s here), one bare. Both idle for longer than the
+#: expiry plus the engine's 30 s sweep, then query again. Prints what each got.
+IDLE_CLIENTS = """
+import json, sys, time
+from pyspark.sql import SparkSession
+from churnlake import spark as factory
+from churnlake.config import load_config
+factory.KEEPALIVE_S = 2.0
+kept = factory.connect_spark("kept", load_config(), sys.argv[1])
+bare = SparkSession.builder.remote(sys.argv[1]).create()
+bare.range(1).count()
+time.sleep(float(sys.argv[2]))
+out = {}
+for name, session in (("kept", kept), ("bare", bare)):
+    try:
+        out[name] = session.range(5).count()
+    except Exception as exc:
+        out[name] = type(exc).__name__ + ": " + str(exc)[:300]
+print(json.dumps(out))
+"""
+
+
+def test_a_job_session_outlives_a_long_step_without_spark_while_an_idle_one_is_closed(tmp_path):
+    """The ticket pages at 1 M customers take longer than the engine's idle expiry
+    (engine.session_timeout): the job's session must still be open when the job comes back."""
+    env = pipeline_env(tmp_path) | {"CHURNLAKE__ENGINE__SESSION_TIMEOUT": "5s"}
+    server = Engine(load_config(environ=env), connect_port=free_port(), thrift_port=free_port(),
+                    driver_memory="1g", launcher=False)
+    server.start()
+    try:
+        res = run([sys.executable, "-c", IDLE_CLIENTS, server.remote_url, "40"], env)
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+        got = json.loads(res.stdout.strip().splitlines()[-1])
+        assert got["kept"] == 5
+        assert "SESSION_CLOSED" in str(got["bare"])
+    finally:
+        server.stop()
