@@ -235,9 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, **instance_env(run, sources, classic=args.classic, driver_memory=args.driver_memory)}
     os.environ.update(env)
     if not (args.hourly_only or args.resume):
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
         report = {"preset": args.preset, "as_of": args.as_of.isoformat(), "mode": "classic" if args.classic else "engine",
-                  "commit": commit.stdout.strip(), "generated": manifest["artefacts"],
+                  "commit": head_commit(), "generated": manifest["artefacts"],
                   "generate_seconds": manifest.get("seconds")}
     engine_pid = launcher_pid = None
     if not args.classic:
@@ -271,6 +270,12 @@ def main(argv: list[str] | None = None) -> int:
 INTERRUPTED = -2
 
 
+def head_commit() -> str:
+    """The checkout's short commit id (what the report says a run measured)."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip()
+
+
 def run_full(report: dict, args: argparse.Namespace, env: dict, run: Path, sources: Path, sampler: RssSampler) -> None:
     """The whole DAG for the as-of date (``python -m churnlake.cli demo``), one attempt of it:
     ``report["attempts"]`` lists them (Ctrl-C ends one; ``--resume`` starts the next), and the
@@ -278,8 +283,7 @@ def run_full(report: dict, args: argparse.Namespace, env: dict, run: Path, sourc
     t0 = time.time()
     w0 = time.perf_counter()
     attempts = report.setdefault("attempts", [])
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    attempts.append({"started_epoch": round(t0, 3), "commit": commit.stdout.strip(), "wall_s": None, "exit": None})
+    attempts.append({"started_epoch": round(t0, 3), "commit": head_commit(), "wall_s": None, "exit": None})
     (run / "scale-report.json").write_text(json.dumps(report, indent=2) + "\n")
     proc = subprocess.Popen([sys.executable, "-m", "churnlake.cli", "demo", "--run-date", args.as_of.isoformat(),
                              *(["--classic"] if args.classic else [])], cwd=ROOT, env=env)

@@ -154,7 +154,9 @@ def keep_alive(spark: SparkSession, interval_s: float | None = None) -> threadin
     billing table — does not find its session closed as idle when it comes back (at 1 M
     customers the ticket pages alone take > 10 minutes). A dead client sends nothing, so the
     engine still releases its session. Returns the event that ends the touching."""
-    done = _KEEPALIVE.setdefault(id(spark), threading.Event())
+    if id(spark) in _KEEPALIVE:  # this session is kept alive already
+        return _KEEPALIVE[id(spark)]
+    done = _KEEPALIVE[id(spark)] = threading.Event()
     interval_s = KEEPALIVE_S if interval_s is None else interval_s
 
     def touch() -> None:
@@ -166,8 +168,7 @@ def keep_alive(spark: SparkSession, interval_s: float | None = None) -> threadin
             except Exception:  # noqa: BLE001 - a stopped session or a lost engine: the job reports it
                 return
 
-    if not any(t.name == f"connect-keepalive-{id(spark)}" for t in threading.enumerate()):
-        threading.Thread(target=touch, name=f"connect-keepalive-{id(spark)}", daemon=True).start()
+    threading.Thread(target=touch, name=f"connect-keepalive-{id(spark)}", daemon=True).start()
     return done
 
 
