@@ -45,6 +45,22 @@ SQLite
     are rendered in the storage format detected from the stored maximum (separator and
     number of fractional digits), and REAL amounts are turned into exact decimals via
     their shortest ``repr``. A column must use one text format throughout.
+
+SQLite fast path
+    Converting and encoding every row in Python costs ≈ 6 µs a row (212 s for the 32.9 M
+    payments of the L scale). On SQLite the database itself writes each line instead: one
+    ``json_object(...)`` per row, with SQL conversions that give the same bytes as the
+    Python ones *where SQLite can prove they do* (:func:`_sqlite_fast_column`): integers and
+    text as stored; dates and timestamps that ``date()``/``datetime()`` leave unchanged, i.e.
+    valid calendar values in the canonical layout (``' '`` becomes ``'T'``); REAL amounts that
+    are exactly the double nearest to a number with the column's scale, written from their
+    integer count of cents. Every other row (NULL-free or not, a zero or out-of-grid REAL,
+    a blob, an odd timestamp) comes back as NULL and is encoded by the Python path, fetched
+    again by its unique key, so the output is byte for byte the same either way. Before the
+    first page, :func:`_sqlite_json_agrees` checks that this SQLite's JSON string escaping is
+    Python's; if not (or without the JSON functions, before SQLite 3.38), the Python path does
+    every row. Tables with a column type the fast path does not know (booleans, floats, …)
+    use the Python path too.
 """
 
 from __future__ import annotations
@@ -213,6 +229,61 @@ def _converter_for(col_type: sa.types.TypeEngine) -> Callable[[Any], Any] | None
     return None
 
 
+# --------------------------------------------------------------------------- SQLite fast path
+
+def _sqlite_fast_column(col: str, col_type: sa.types.TypeEngine) -> tuple[str, str] | None:
+    """``(ok, out)`` SQLite expressions for the quoted column ``col``, or None when its type has no fast path.
+
+    ``out`` is the value ``json_object`` must receive to write what :meth:`_Plan.encode` writes;
+    it is used only where ``ok`` is true, and ``ok`` is true only where that is certain.
+    """
+    if isinstance(col_type, (sa.Boolean, sa.Float)):
+        return None
+    if isinstance(col_type, sa.Integer):
+        return f"typeof({col}) = 'integer'", col
+    if isinstance(col_type, sa.String):
+        return f"typeof({col}) = 'text'", col
+    if isinstance(col_type, sa.DateTime):
+        # datetime() writes 'YYYY-MM-DD HH:MM:SS' and normalises: an invalid calendar value (Feb 30, hour 24)
+        # comes back changed or NULL, another layout (fractions, zones, other separators) unequal.
+        # The year is compared as substr(): DATETIME/DATE columns have NUMERIC affinity, which would turn a
+        # bare '0001' into the number 1 (and any text is greater than a number).
+        return (f"(datetime({col}, '+0 days') = replace({col}, 'T', ' ') AND substr({col}, 1, 4) >= '0001')",
+                f"replace({col}, ' ', 'T')")
+    if isinstance(col_type, sa.Date):
+        return f"(date({col}, '+0 days') = {col} AND substr({col}, 1, 4) >= '0001')", col
+    if isinstance(col_type, sa.Numeric) and col_type.scale is not None and 0 <= col_type.scale <= 6:
+        unit = 10 ** col_type.scale
+        # A REAL is taken only when it *is* the double nearest to units / 10**scale (units an integer):
+        # its shortest repr then has at most `scale` decimals, so the Python path's half-up rounding changes
+        # nothing, and the value is written from the integer. Zero is left to Python (the sign of -0.0).
+        ok = (f"(typeof({col}) = 'real' AND {col} <> 0 AND abs({col}) < 1e12 AND round({col} * {unit}) / {unit}.0 = {col}"
+              f" OR typeof({col}) = 'integer' AND abs({col}) < 1000000000000)")
+        units = f"CAST(round(abs({col}) * {unit}) AS INTEGER)"
+        sign = f"CASE WHEN {col} < 0 THEN '-' ELSE '' END"
+        if col_type.scale == 0:
+            text = f"printf('%s%d', {sign}, {units})"
+        else:
+            text = f"printf('%s%d.%0{col_type.scale}d', {sign}, {units} / {unit}, {units} % {unit})"
+        return ok, f"CASE WHEN {col} IS NOT NULL THEN {text} END"  # printf would write NULL as 0
+    return None
+
+
+_PROBE_TEXT = "".join(chr(i) for i in range(0x80)) + "\u00e9\u20ac\u2028\u2029\ufeff\U0001f600"
+
+
+def _sqlite_json_agrees(conn: Connection) -> bool:
+    """Whether this SQLite has ``json_object`` and escapes every ASCII character (and a few
+    others) exactly as the Python encoder does."""
+    try:
+        got = conn.exec_driver_sql("SELECT json_object('k', ?)", (_PROBE_TEXT,)).scalar()
+    except sa.exc.DBAPIError:
+        return False
+    finally:
+        conn.rollback()
+    return got == _ENCODER.encode({"k": _PROBE_TEXT})
+
+
 # --------------------------------------------------------------------------- the read plan
 
 class _Plan:
@@ -240,6 +311,8 @@ class _Plan:
             self.select_cols = list(table.columns)
             self.ts = ts_col
         self.key = table.c[source.key]
+        # SQLite: one JSON line per row written by the database, NULL where Python must (enable_fast).
+        self.fast_line: Any = None
         # SQLite text format (separator, fractional digits), set by detect_format().
         self._sep = " "
         self._frac = 0
@@ -255,6 +328,20 @@ class _Plan:
                 "expected text timestamps 'YYYY-MM-DD HH:MM:SS[.ffffff]'")
         self._sep = m.group(1)
         self._frac = len(m.group(2) or "")
+
+    def enable_fast(self, conn: Connection) -> bool:
+        """Use the SQLite fast path (module docstring) when every column has one and this SQLite's
+        JSON escaping agrees with Python's; returns whether it is used."""
+        if not self.sqlite:
+            return False
+        quote = conn.dialect.identifier_preparer.quote
+        parts = [_sqlite_fast_column(quote(c.name), c.type) for c in self.table.columns]
+        if any(p is None for p in parts) or not _sqlite_json_agrees(conn):
+            return False
+        ok = " AND ".join(f"({quote(c.name)} IS NULL OR {ok})" for c, (ok, _) in zip(self.table.columns, parts))
+        pairs = ", ".join(f"""'{name.replace("'", "''")}', {out}""" for name, (_, out) in zip(self.columns, parts))
+        self.fast_line = sa.literal_column(f"CASE WHEN {ok} THEN json_object({pairs}) END")
+        return True
 
     def bind_ts(self, value: datetime) -> Any:
         """A watermark timestamp as a parameter comparable with the stored column."""
@@ -282,8 +369,21 @@ class _Plan:
         cond = self.not_after(*upper)
         if lower is not None:
             cond = sa.and_(self.after(*lower), cond)
-        return (sa.select(*self.select_cols).where(cond)
-                .order_by(self.ts, self.key).limit(limit))
+        cols = self.select_cols if self.fast_line is None else [self.fast_line.label("_line"), self.ts, self.key]
+        return sa.select(*cols).where(cond).order_by(self.ts, self.key).limit(limit)
+
+    def page_lines(self, conn: Connection, page: list[sa.Row[Any]]) -> tuple[list[str], tuple[Any, Any]]:
+        """The JSON lines of one page and the ``(updated_at, key)`` of its last row, as stored.
+
+        On the fast path a row SQLite could not write (NULL line) is read again by its key and
+        encoded in Python."""
+        end = page[-1]
+        if self.fast_line is None:
+            return [self.encode(r) for r in page], (end[self.ts_index], end[self.key_index])
+        lines = [line if line is not None else self.encode(conn.execute(
+                     sa.select(*self.select_cols).where(self.key == key)).one())
+                 for line, _, key in page]
+        return lines, (end[1], end[2])
 
     def encode(self, row: sa.Row[Any]) -> str:
         """One row as a compact JSON object (no newline)."""
@@ -412,17 +512,19 @@ def extract_increment(engine: Engine, source: SqlSource, *, low: Watermark | Non
                 if high is not None and high < snapshot:
                     snapshot, upper = high, (plan.bind_ts(high[0]), high[1])
                 lower = None if low is None else (plan.bind_ts(low[0]), low[1])
-                logger.info("extracting %s from %s: (%s, %s]", source.table, url, low, snapshot)
+                fast = plan.enable_fast(conn)
+                logger.info("extracting %s from %s: (%s, %s]%s", source.table, url, low, snapshot,
+                            " (lines written by SQLite)" if fast else "")
                 if low is None or low < snapshot:
                     while True:
                         page = conn.execute(plan.page(lower, upper, batch_rows)).all()
                         conn.rollback()  # end the read transaction between pages
                         if not page:
                             break
-                        sink.write(("\n".join(plan.encode(r) for r in page) + "\n").encode("utf-8"))
+                        lines, lower = plan.page_lines(conn, page)
+                        conn.rollback()
+                        sink.write(("\n".join(lines) + "\n").encode("utf-8"))
                         rows += len(page)
-                        end = page[-1]
-                        lower = (end[plan.ts_index], end[plan.key_index])
                         if len(page) < batch_rows:
                             break
                     if lower is not None and rows:

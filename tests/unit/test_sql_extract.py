@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from churnlake.demo import billing
 from churnlake.demo.generate import load_population
+from churnlake.ingestion import sql_extract
 from churnlake.ingestion.sql_extract import (BILLING_TABLES, ExtractResult, SqlSource,
                                              extract_increment)
 from churnlake.services.process import free_port
@@ -366,3 +367,125 @@ def test_memory_stays_flat_with_small_pages(tmp_path: Path) -> None:
     eng.dispose()
     # Six times the rows, (about) the same peak: memory depends on batch_rows only.
     assert peaks[12_000] < 1.5 * peaks[2_000] and peaks[12_000] < 2_000_000, peaks
+
+
+# ------------------------------------------------------------------- the SQLite fast path
+
+def _python_only(monkeypatch) -> None:
+    monkeypatch.setattr(sql_extract._Plan, "enable_fast", lambda self, conn: False)
+
+
+def _encoded_in_python(monkeypatch) -> list[int]:
+    """Count the rows the Python encoder writes (the rest SQLite wrote)."""
+    calls = [0]
+    encode = sql_extract._Plan.encode
+
+    def counting(self, row):
+        calls[0] += 1
+        return encode(self, row)
+    monkeypatch.setattr(sql_extract._Plan, "encode", counting)
+    return calls
+
+
+@pytest.mark.parametrize("table", ["invoices", "payments"])
+def test_sqlite_writes_the_demo_lines_byte_for_byte_as_python_does(engine, table, monkeypatch) -> None:
+    calls = _encoded_in_python(monkeypatch)
+    r, fast = run(engine, table, batch_rows=97)
+    assert r.rows > 1000 and calls[0] == 0  # every demo row is one SQLite can write
+    with monkeypatch.context() as m:
+        _python_only(m)
+        r2, slow = run(engine, table, batch_rows=97)
+    assert fast == slow and r == r2
+    assert calls[0] == r.rows
+
+
+def _odd_table(path: Path, rows: list[tuple]) -> sa.Engine:
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE odd (odd_id INTEGER PRIMARY KEY, name VARCHAR(40), day DATE, "
+                "seen_at DATETIME, amount NUMERIC(10, 2), whole NUMERIC(8, 0), updated_at DATETIME NOT NULL)")
+    con.executemany("INSERT INTO odd VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    con.commit()
+    con.close()
+    return sa.create_engine(f"sqlite:///{path}")
+
+
+ODD_SOURCE = SqlSource("odd", "odd_id")
+
+
+def test_rows_sqlite_cannot_prove_fall_back_to_python_in_order(tmp_path: Path, monkeypatch) -> None:
+    ts = "2026-01-02 03:04:05"
+    rows = [
+        (1, "plain", "2026-01-31", ts, 29.85, 7, ts),
+        (2, None, None, None, None, None, ts),
+        (3, 'quote " back \\ tab \t nl \n bell \x07 del \x7f', "2024-02-29", "2024-02-29T23:59:59", -0.05, -3, ts),
+        (4, "ünïcödé € 😀 \u2028", "0001-01-01", "9999-12-31 23:59:59", 1e11 + 0.01, 0, ts),
+        (5, "zero", "2026-01-01", ts, 0.0, 0.0, ts),             # REAL zero: Python (sign of -0.0)
+        (6, "minus zero", "2026-01-01", ts, -0.0, -0.0, ts),     # NUMERIC affinity stores it as integer 0
+        (7, "off grid", "2026-01-01", ts, 1.005, 2.5, ts),       # half-up of the shortest repr
+        (8, "off grid 2", "2026-01-01", ts, 0.125, 0.5, ts),
+        (9, "fraction", "2026-01-01", "2026-01-01 00:00:00.250000", 30, 12, ts),
+        (10, "integer amount", "2026-01-01", "2026-01-01 00:00:00.000", 30, -12, ts),
+        (11, "huge", "2026-01-01", ts, 12345678901234.5, 1e13, ts),
+        (12, b"\x00\x01blob", "2026-01-01", ts, 1.1, 1, ts),       # a blob in a text column: base64
+        (13, 42, "2026-01-01", ts, 1.1, 1, ts),                    # a number in a text column: text affinity
+        (14, "text key col", "2026-01-01", "2026-01-01T00:00:00", "12.345", "7", ts),  # numeric text
+        (15, "negative", "2026-01-01", ts, -1234.56, -1, ts),
+    ]
+    eng = _odd_table(tmp_path / "odd.db", rows)
+    calls = _encoded_in_python(monkeypatch)
+    r, fast = run(eng, ODD_SOURCE, batch_rows=4)
+    fell_back = calls[0]
+    with monkeypatch.context() as m:
+        _python_only(m)
+        _, slow = run(eng, ODD_SOURCE, batch_rows=4)
+    assert fast == slow
+    assert r.rows == len(rows) and 0 < fell_back < len(rows)
+    got = [json.loads(line) for line in lines_of(fast)]
+    assert [g["odd_id"] for g in got] == [row[0] for row in rows]
+    assert got[2]["amount"] == "-0.05" and got[5]["amount"] == "0.00" and got[6]["amount"] == "1.01"
+    assert got[8]["seen_at"] == "2026-01-01T00:00:00.250000" and got[9]["seen_at"] == "2026-01-01T00:00:00"
+    eng.dispose()
+
+
+@pytest.mark.parametrize("bad", ["2026-02-30 00:00:00", "2026-02-28 24:00:00", "0000-01-01 00:00:00"])
+def test_an_invalid_timestamp_fails_on_both_paths(tmp_path: Path, bad: str, monkeypatch) -> None:
+    ts = "2026-01-02 03:04:05"
+    eng = _odd_table(tmp_path / "bad.db", [(1, "a", "2026-01-01", ts, 1.0, 1, ts),
+                                           (2, "b", "2026-01-01", bad, 1.0, 1, ts)])
+    with pytest.raises(ValueError):
+        run(eng, ODD_SOURCE)
+    with monkeypatch.context() as m:
+        _python_only(m)
+        with pytest.raises(ValueError):
+            run(eng, ODD_SOURCE)
+    eng.dispose()
+
+
+def test_many_random_amounts_are_written_alike(tmp_path: Path, monkeypatch) -> None:
+    import random
+
+    rnd = random.Random(7)
+    ts = "2026-01-02 03:04:05"
+    values = ([rnd.randint(-10**7, 10**7) / 100 for _ in range(4000)]      # on the cent grid
+              + [rnd.randint(-10**6, 10**6) / 1000 for _ in range(2000)]   # half a cent off and ties
+              + [rnd.uniform(-1e4, 1e4) for _ in range(2000)]              # arbitrary doubles
+              + [rnd.randint(-10**5, 10**5) for _ in range(500)]           # integers
+              + [rnd.randint(1, 10**14) / 100 for _ in range(500)])        # near and past the bound
+    rows = [(i + 1, "x", "2026-01-01", ts, v, round(v), ts) for i, v in enumerate(values)]
+    eng = _odd_table(tmp_path / "amounts.db", rows)
+    calls = _encoded_in_python(monkeypatch)
+    _, fast = run(eng, ODD_SOURCE)
+    assert 0 < calls[0] < len(rows)
+    with monkeypatch.context() as m:
+        _python_only(m)
+        _, slow = run(eng, ODD_SOURCE)
+    assert fast == slow
+    eng.dispose()
+
+
+def test_a_sqlite_whose_json_escaping_differs_leaves_every_row_to_python(engine, monkeypatch) -> None:
+    assert sql_extract._sqlite_json_agrees(engine.connect())  # this machine's SQLite agrees
+    monkeypatch.setattr(sql_extract, "_PROBE_TEXT", "a")
+    monkeypatch.setattr(sql_extract, "_ENCODER", json.JSONEncoder(separators=(", ", ": ")))
+    with engine.connect() as conn:
+        assert not sql_extract._sqlite_json_agrees(conn)
