@@ -54,9 +54,10 @@ SQLite fast path
     text as stored; dates and timestamps that ``date()``/``datetime()`` leave unchanged, i.e.
     valid calendar values in the canonical layout (``' '`` becomes ``'T'``); REAL amounts that
     are exactly the double nearest to a number with the column's scale, written from their
-    integer count of cents. Every other row (NULL-free or not, a zero or out-of-grid REAL,
-    a blob, an odd timestamp) comes back as NULL and is encoded by the Python path, fetched
-    again by its unique key, so the output is byte for byte the same either way. Before the
+    integer count of cents. Every other row (a zero or off-grid REAL, a blob in a text
+    column, a timestamp with fractions or an invalid one) comes back as NULL and is encoded
+    by the Python path, fetched again by its unique key, so the output is byte for byte the
+    same either way. Before the
     first page, :func:`_sqlite_json_agrees` checks that this SQLite's JSON string escaping is
     Python's; if not (or without the JSON functions, before SQLite 3.38), the Python path does
     every row. Tables with a column type the fast path does not know (booleans, floats, …)
@@ -518,11 +519,11 @@ def extract_increment(engine: Engine, source: SqlSource, *, low: Watermark | Non
                 if low is None or low < snapshot:
                     while True:
                         page = conn.execute(plan.page(lower, upper, batch_rows)).all()
-                        conn.rollback()  # end the read transaction between pages
                         if not page:
+                            conn.rollback()
                             break
-                        lines, lower = plan.page_lines(conn, page)
-                        conn.rollback()
+                        lines, lower = plan.page_lines(conn, page)  # fallback rows in the same transaction
+                        conn.rollback()  # end the read transaction between pages
                         sink.write(("\n".join(lines) + "\n").encode("utf-8"))
                         rows += len(page)
                         if len(page) < batch_rows:
