@@ -460,7 +460,7 @@ class _Sink:
 
 def extract_increment(engine: Engine, source: SqlSource, *, low: Watermark | None,
                       high: Watermark | None = None, batch_rows: int = 50_000,
-                      out: Output) -> ExtractResult:
+                      out: Output, sqlite_json: bool = True) -> ExtractResult:
     """Write the rows of ``source`` with ``low < (updated_at, key) <= high`` as JSON Lines.
 
     :param engine: SQLAlchemy engine of the source database (SQLite or PostgreSQL).
@@ -474,6 +474,9 @@ def extract_increment(engine: Engine, source: SqlSource, *, low: Watermark | Non
     :param batch_rows: rows per keyset-pagination query (memory stays O(batch_rows)).
     :param out: binary file object, or a path written atomically (temp file + rename;
         nothing is left behind on failure).
+    :param sqlite_json: on SQLite, let the database write each line where it can prove the
+        same bytes (module docstring); ``False`` encodes every row in Python. The output is
+        the same either way; PostgreSQL always uses the Python encoder.
     :returns: counts, the ``(updated_at, key)`` of the last row read (``None`` if none)
         and the column names. See the module docstring for the output format.
     :raises ValueError: bad arguments, unknown table, missing columns (message names the
@@ -513,7 +516,7 @@ def extract_increment(engine: Engine, source: SqlSource, *, low: Watermark | Non
                 if high is not None and high < snapshot:
                     snapshot, upper = high, (plan.bind_ts(high[0]), high[1])
                 lower = None if low is None else (plan.bind_ts(low[0]), low[1])
-                fast = plan.enable_fast(conn)
+                fast = sqlite_json and plan.enable_fast(conn)
                 logger.info("extracting %s from %s: (%s, %s]%s", source.table, url, low, snapshot,
                             " (lines written by SQLite)" if fast else "")
                 if low is None or low < snapshot:

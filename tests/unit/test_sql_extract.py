@@ -371,10 +371,6 @@ def test_memory_stays_flat_with_small_pages(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------- the SQLite fast path
 
-def _python_only(monkeypatch) -> None:
-    monkeypatch.setattr(sql_extract._Plan, "enable_fast", lambda self, conn: False)
-
-
 def _encoded_in_python(monkeypatch) -> list[int]:
     """Count the rows the Python encoder writes (the rest SQLite wrote)."""
     calls = [0]
@@ -392,9 +388,7 @@ def test_sqlite_writes_the_demo_lines_byte_for_byte_as_python_does(engine, table
     calls = _encoded_in_python(monkeypatch)
     r, fast = run(engine, table, batch_rows=97)
     assert r.rows > 1000 and calls[0] == 0  # every demo row is one SQLite can write
-    with monkeypatch.context() as m:
-        _python_only(m)
-        r2, slow = run(engine, table, batch_rows=97)
+    r2, slow = run(engine, table, batch_rows=97, sqlite_json=False)
     assert fast == slow and r == r2
     assert calls[0] == r.rows
 
@@ -435,9 +429,7 @@ def test_rows_sqlite_cannot_prove_fall_back_to_python_in_order(tmp_path: Path, m
     calls = _encoded_in_python(monkeypatch)
     r, fast = run(eng, ODD_SOURCE, batch_rows=4)
     fell_back = calls[0]
-    with monkeypatch.context() as m:
-        _python_only(m)
-        _, slow = run(eng, ODD_SOURCE, batch_rows=4)
+    _, slow = run(eng, ODD_SOURCE, batch_rows=4, sqlite_json=False)
     assert fast == slow
     assert r.rows == len(rows) and 0 < fell_back < len(rows)
     got = [json.loads(line) for line in lines_of(fast)]
@@ -448,16 +440,14 @@ def test_rows_sqlite_cannot_prove_fall_back_to_python_in_order(tmp_path: Path, m
 
 
 @pytest.mark.parametrize("bad", ["2026-02-30 00:00:00", "2026-02-28 24:00:00", "0000-01-01 00:00:00"])
-def test_an_invalid_timestamp_fails_on_both_paths(tmp_path: Path, bad: str, monkeypatch) -> None:
+def test_an_invalid_timestamp_fails_on_both_paths(tmp_path: Path, bad: str) -> None:
     ts = "2026-01-02 03:04:05"
     eng = _odd_table(tmp_path / "bad.db", [(1, "a", "2026-01-01", ts, 1.0, 1, ts),
                                            (2, "b", "2026-01-01", bad, 1.0, 1, ts)])
     with pytest.raises(ValueError):
         run(eng, ODD_SOURCE)
-    with monkeypatch.context() as m:
-        _python_only(m)
-        with pytest.raises(ValueError):
-            run(eng, ODD_SOURCE)
+    with pytest.raises(ValueError):
+        run(eng, ODD_SOURCE, sqlite_json=False)
     eng.dispose()
 
 
@@ -476,9 +466,7 @@ def test_many_random_amounts_are_written_alike(tmp_path: Path, monkeypatch) -> N
     calls = _encoded_in_python(monkeypatch)
     _, fast = run(eng, ODD_SOURCE)
     assert 0 < calls[0] < len(rows)
-    with monkeypatch.context() as m:
-        _python_only(m)
-        _, slow = run(eng, ODD_SOURCE)
+    _, slow = run(eng, ODD_SOURCE, sqlite_json=False)
     assert fast == slow
     eng.dispose()
 
