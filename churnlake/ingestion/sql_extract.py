@@ -376,14 +376,18 @@ class _Plan:
     def page_lines(self, conn: Connection, page: list[sa.Row[Any]]) -> tuple[list[str], tuple[Any, Any]]:
         """The JSON lines of one page and the ``(updated_at, key)`` of its last row, as stored.
 
-        On the fast path a row SQLite could not write (NULL line) is read again by its key and
-        encoded in Python."""
+        On the fast path the rows SQLite could not write (NULL line) are read again by their
+        keys, ``_FALLBACK_KEYS`` per query, and encoded in Python in their places."""
         end = page[-1]
         if self.fast_line is None:
             return [self.encode(r) for r in page], (end[self.ts_index], end[self.key_index])
-        lines = [line if line is not None else self.encode(conn.execute(
-                     sa.select(*self.select_cols).where(self.key == key)).one())
-                 for line, _, key in page]
+        missing = [key for line, _, key in page if line is None]
+        rows: dict[Any, sa.Row[Any]] = {}
+        for i in range(0, len(missing), _FALLBACK_KEYS):
+            chunk = missing[i:i + _FALLBACK_KEYS]
+            rows.update((r[self.key_index], r) for r in
+                        conn.execute(sa.select(*self.select_cols).where(self.key.in_(chunk))))
+        lines = [line if line is not None else self.encode(rows[key]) for line, _, key in page]
         return lines, (end[1], end[2])
 
     def encode(self, row: sa.Row[Any]) -> str:
@@ -425,6 +429,9 @@ def _reflect(conn: Connection, source: SqlSource, url: str) -> sa.Table:
             f"table {source.table!r} in {url} has no column(s) {', '.join(map(repr, missing))} "
             f"(columns: {', '.join(c.name for c in table.columns)})")
     return table
+
+
+_FALLBACK_KEYS = 500  # keys per query that reads rows SQLite could not write (well under SQLite's 32,766 parameters)
 
 
 class _Sink:

@@ -439,6 +439,24 @@ def test_rows_sqlite_cannot_prove_fall_back_to_python_in_order(tmp_path: Path, m
     eng.dispose()
 
 
+def test_pages_where_most_rows_fall_back_read_them_in_few_queries(tmp_path: Path, monkeypatch) -> None:
+    ts = "2026-01-02 03:04:05"
+    rows = [(i, f"n{i}", "2026-01-01", f"2026-01-01 00:00:{i % 60:02d}.5" if i % 5 else ts, 1.5, 1, ts)
+            for i in range(1, 41)]  # four of five timestamps have fractions: SQLite leaves them to Python
+    eng = _odd_table(tmp_path / "fractions.db", rows)
+    monkeypatch.setattr(sql_extract, "_FALLBACK_KEYS", 3)  # several key lists per page
+    queries = []
+    sa.event.listen(eng, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    calls = _encoded_in_python(monkeypatch)
+    r, fast = run(eng, ODD_SOURCE, batch_rows=16)
+    fallback_queries = [q for q in queries if " IN (" in q]
+    assert calls[0] == 32 and r.rows == 40
+    assert len(fallback_queries) == 5 + 5 + 2  # 13, 13 and 6 of the three pages' rows, three keys a query
+    _, slow = run(eng, ODD_SOURCE, batch_rows=16, sqlite_json=False)
+    assert fast == slow
+    eng.dispose()
+
+
 @pytest.mark.parametrize("bad", ["2026-02-30 00:00:00", "2026-02-28 24:00:00", "0000-01-01 00:00:00"])
 def test_an_invalid_timestamp_fails_on_both_paths(tmp_path: Path, bad: str) -> None:
     ts = "2026-01-02 03:04:05"
