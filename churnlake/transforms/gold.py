@@ -80,30 +80,56 @@ def ticket_features(tickets: DataFrame, as_of: dt.date) -> DataFrame:
 
 
 def sessions(events: DataFrame, gap_minutes: int = SESSION_GAP_MINUTES) -> DataFrame:
-    """Number each customer's events into sessions: a gap over ``gap_minutes`` starts a new one."""
+    """Flag each customer's events that start a session (``_new_session``: the first event, or
+    one after a gap over ``gap_minutes``) or a day with activity (``_new_day``: the first event,
+    or the first of a later UTC date). Counting the flags gives the sessions and the active days
+    with one sort per customer, and no distinct counts."""
     order = Window.partitionBy("customer_id").orderBy("event_time")
-    gap = F.unix_timestamp("event_time") - F.unix_timestamp(F.lag("event_time").over(order))
-    starts = events.withColumn("_new", F.when(gap.isNull() | (gap > gap_minutes * 60), 1).otherwise(0))
-    return starts.withColumn("session_no", F.sum("_new").over(order.rowsBetween(Window.unboundedPreceding, 0))) \
-        .drop("_new")
+    prev = F.lag("event_time").over(order)
+    gap = F.unix_timestamp("event_time") - F.unix_timestamp(prev)
+    return events.withColumn("_new_session", F.when(prev.isNull() | (gap > gap_minutes * 60), 1).otherwise(0)) \
+        .withColumn("_new_day", F.when(prev.isNull() | (F.to_date(prev) != F.to_date("event_time")), 1).otherwise(0))
+
+
+def _event_days(events: DataFrame, first: dt.date | None, last: dt.date | None) -> DataFrame:
+    """Keep the ``event_date`` partitions that can hold events from ``first`` to ``last``, so Spark
+    reads no others. silver.web_events derives ``event_date`` from ``event_time`` in UTC; the
+    bounds keep a day of slack on each side, so the filters on ``event_time`` stay the exact ones
+    whatever the partition values' time zone. Frames without the column are returned as given."""
+    if "event_date" not in events.columns:
+        return events
+    if first is not None:
+        events = events.where(F.col("event_date") >= F.lit(first - dt.timedelta(days=1)))
+    if last is not None:
+        events = events.where(F.col("event_date") <= F.lit(last + dt.timedelta(days=1)))
+    return events
 
 
 def web_features(events: DataFrame, as_of: dt.date) -> DataFrame:
-    """Portal activity per customer over the 28 days up to the cutoff, and recency."""
+    """Portal activity per customer over the 28 days up to the cutoff, and recency.
+
+    The window's events are read once and sorted once per customer (``sessions``); the last
+    activity of customers with no event in the window comes from the days before it alone."""
     end = cutoff(as_of)
-    start = F.lit(dt.datetime.combine(as_of - dt.timedelta(days=27), dt.time())).cast("timestamp")
-    known = events.where(F.col("customer_id").isNotNull() & (F.col("event_time") < end))
-    last = known.groupBy("customer_id").agg(F.max("event_time").alias("_last"))
-    window = sessions(known.where(F.col("event_time") >= start))
-    recent = window.groupBy("customer_id").agg(
+    start_day = as_of - dt.timedelta(days=27)
+    start = F.lit(dt.datetime.combine(start_day, dt.time())).cast("timestamp")
+    known = F.col("customer_id").isNotNull() & (F.col("event_time") < end)
+    window = _event_days(events, start_day, as_of).where(known & (F.col("event_time") >= start)) \
+        .select("customer_id", "event_time", (F.col("path") == "/account/cancel").cast("int").alias("_cancel"))
+    recent = sessions(window).groupBy("customer_id").agg(
         F.count("*").alias("events_28d"),
-        F.countDistinct("session_no").alias("sessions_28d"),
-        F.countDistinct(F.to_date("event_time")).alias("active_days_28d"),
-        F.sum((F.col("path") == "/account/cancel").cast("int")).alias("cancel_page_views_28d"),
+        F.sum("_new_session").alias("sessions_28d"),
+        F.sum("_new_day").alias("active_days_28d"),
+        F.sum("_cancel").alias("cancel_page_views_28d"),
+        F.max("event_time").alias("_last_recent"),
     ).withColumn("sessions_per_week", F.round(F.col("sessions_28d") / 4.0, 4)) \
         .withColumn("activity_frequency", F.round(F.col("active_days_28d") / 28.0, 4))
-    return last.join(recent, "customer_id", "left") \
-        .withColumn("days_since_last_activity", F.datediff(F.lit(as_of), F.to_date("_last"))).drop("_last")
+    before = _event_days(events, None, start_day).where(known & (F.col("event_time") < start)) \
+        .groupBy("customer_id").agg(F.max("event_time").alias("_last_before"))
+    last = F.coalesce(F.col("_last_recent"), F.col("_last_before"))
+    return recent.join(before, "customer_id", "full") \
+        .withColumn("days_since_last_activity", F.datediff(F.lit(as_of), F.to_date(last))) \
+        .drop("_last_recent", "_last_before")
 
 
 def customer_features(customers: DataFrame, as_of: dt.date, *, invoices: DataFrame | None = None,

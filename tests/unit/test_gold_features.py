@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from pyspark.sql import functions as F
 
 from churnlake.schemas import conform, struct
 from churnlake.transforms.gold import CATEGORICAL_FEATURES, NUMERIC_FEATURES, customer_features
@@ -113,3 +114,53 @@ def test_features_match_the_gold_ddl(spark, cfg):
     assert all(f.metadata.get("comment") for f in conformed.schema.fields)
     with pytest.raises(ValueError, match="undeclared"):
         conform(out.withColumn("surprise", out["tenure_days"]), schema, "gold.customer_features")
+
+
+def _web_by_hand(rows, as_of):
+    """Sessions, active days, cancel views and recency counted in plain Python (the definition)."""
+    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
+    start = dt.datetime.combine(as_of - dt.timedelta(days=27), dt.time())
+    out = {}
+    for cid in {r[0] for r in rows if r[0] is not None}:
+        known = sorted(r for r in rows if r[0] == cid and r[1] < end)
+        if not known:  # only events after the cutoff: no row at all
+            continue
+        times = [t for _, t, _ in known if t >= start]
+        new = [i == 0 or (times[i] - times[i - 1]).total_seconds() > 30 * 60 for i in range(len(times))]
+        counts = {"events_28d": len(times), "sessions_28d": sum(new), "active_days_28d": len({t.date() for t in times}),
+                  "cancel_page_views_28d": sum(1 for _, t, p in known if t >= start and p == "/account/cancel")}
+        if not times:  # seen only before the window: recency, but no window counts (zeroed later, in gold)
+            counts = dict.fromkeys(counts)
+        out[cid] = {**counts, "days_since_last_activity": (as_of - known[-1][1].date()).days}
+    return out
+
+
+def test_web_features_match_a_count_by_hand_with_and_without_date_partitions(spark, tmp_path):
+    """Random events around the window's edges (ties, gaps of exactly 30 minutes, events on the
+    first day and after the cutoff); read as given and from a Parquet table partitioned by
+    ``event_date`` (as silver.web_events is), where the date bounds prune partitions."""
+    import random
+
+    from churnlake.transforms.gold import web_features
+
+    rng = random.Random(7)
+    start = D(2026, 10, 20)
+    rows = []
+    for c in range(12):
+        t = start + dt.timedelta(minutes=rng.randrange(0, 60 * 24 * 10))
+        for _ in range(rng.randrange(0, 40)):
+            t += dt.timedelta(minutes=rng.choice([0, 1, 29, 30, 31, 60 * 5, 60 * 24, 60 * 24 * 4]))
+            rows.append((f"C{c}", t, rng.choice(["/dashboard", "/account/cancel", "/usage"])))
+    rows += [("C12", D(2026, 11, 29), "/usage"), ("C0", D(2026, 10, 31, 0, 0), "/usage"), ("C0", D(2026, 11, 27, 23, 59, 59), "/account/cancel"),
+             ("C0", D(2026, 11, 28), "/account/cancel"), (None, D(2026, 11, 20), "/login")]
+    frame = spark.createDataFrame(rows, "customer_id string, event_time timestamp, path string")
+    path = str(tmp_path / "events")
+    frame.withColumn("event_date", F.to_date("event_time")).write.partitionBy("event_date").parquet(path)
+    expected = _web_by_hand(rows, AS_OF)
+    cols = ["events_28d", "sessions_28d", "active_days_28d", "cancel_page_views_28d", "days_since_last_activity"]
+    for source in (frame, spark.read.parquet(path)):
+        got = {r["customer_id"]: {c: r[c] for c in cols} for r in web_features(source, AS_OF).collect()}
+        assert got == expected
+    # the sample holds each kind of customer the join has to keep apart
+    assert {v["events_28d"] is None for v in expected.values()} == {True, False}
+    assert len(expected) < len({r[0] for r in rows if r[0]})  # and one seen only after the cutoff
