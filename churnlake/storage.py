@@ -7,8 +7,11 @@ reads and writes ``file://`` and ``hdfs://`` URIs natively.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator, Protocol
@@ -24,7 +27,13 @@ class FileStore(Protocol):
     def list(self, uri: str) -> list[str]: ...
     def read_bytes(self, uri: str) -> bytes: ...
     def write_bytes(self, uri: str, data: bytes) -> None: ...
+    def write_file(self, uri: str, path: Path) -> None: ...
+    def sha256(self, uri: str) -> str: ...
+    def staging_dir(self, uri: str) -> Path | None: ...
     def delete_tree(self, uri: str) -> None: ...
+
+
+CHUNK = 8 << 20  # bytes per read when a file is hashed or copied as a stream
 
 
 def _local_path(uri: str) -> Path:
@@ -41,8 +50,9 @@ class LocalStore:
         return _local_path(uri).exists()
 
     def list(self, uri: str) -> list[str]:
+        """Names in a folder, without the hidden temp files of writes under way."""
         path = _local_path(uri)
-        return sorted(p.name for p in path.iterdir()) if path.is_dir() else []
+        return sorted(p.name for p in path.iterdir() if not p.name.startswith(".")) if path.is_dir() else []
 
     def read_bytes(self, uri: str) -> bytes:
         return _local_path(uri).read_bytes()
@@ -59,10 +69,42 @@ class LocalStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def write_file(self, uri: str, path: Path) -> None:
+        """Move the local file ``path`` to ``uri`` atomically: a rename on the same file system
+        (see :meth:`staging_dir`), else a copy into a temp file beside the target and a rename."""
+        target = _local_path(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(path, target)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:  # another file system: copy
+                raise
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(fd, "wb") as dst, open(path, "rb") as src:
+                shutil.copyfileobj(src, dst, CHUNK)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        Path(path).unlink()
+
+    def sha256(self, uri: str) -> str:
+        """Hex SHA-256 of a stored file, read in chunks (never whole into memory)."""
+        with open(_local_path(uri), "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+
+    def staging_dir(self, uri: str) -> Path:
+        """The nearest existing folder on the way to ``uri``: a file prepared there moves into
+        place by a rename, and preparing it creates no folder that a failure would leave behind."""
+        folder = _local_path(uri).parent
+        while not folder.is_dir() and folder != folder.parent:
+            folder = folder.parent
+        return folder
+
     def delete_tree(self, uri: str) -> None:
         """Remove a file or a folder with everything in it (nothing there: no-op)."""
-        import shutil
-
         path = _local_path(uri)
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
@@ -92,19 +134,40 @@ class WebHdfsStore:
         path = self._path(uri)
         if self._client.status(path, strict=False) is None:
             return []
-        return sorted(self._client.list(path))
+        return sorted(name for name in self._client.list(path) if not name.startswith("."))
 
     def read_bytes(self, uri: str) -> bytes:
         with self._client.read(self._path(uri)) as reader:
             return reader.read()
 
     def write_bytes(self, uri: str, data: bytes) -> None:
+        self._put(uri, data)
+
+    def write_file(self, uri: str, path: Path) -> None:
+        """Upload the local file ``path`` to ``uri`` as a stream (temp file + rename), then remove it."""
+        with open(path, "rb") as fh:
+            self._put(uri, fh)
+        Path(path).unlink()
+
+    def _put(self, uri: str, data) -> None:
         path = self._path(uri)
         tmp = f"{path.rsplit('/', 1)[0]}/.{path.rsplit('/', 1)[1]}.tmp"
         self._client.write(tmp, data=data, overwrite=True)
         if self.exists(uri):
             self._client.delete(path)
         self._client.rename(tmp, path)
+
+    def sha256(self, uri: str) -> str:
+        """Hex SHA-256 of a stored file, streamed from the datanodes in chunks."""
+        digest = hashlib.sha256()
+        with self._client.read(self._path(uri), chunk_size=CHUNK) as reader:
+            for chunk in reader:
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def staging_dir(self, uri: str) -> None:
+        """None: files for HDFS are prepared in the local temp folder and uploaded."""
+        return None
 
     def delete_tree(self, uri: str) -> None:
         """Remove a file or a folder recursively (nothing there: no-op)."""

@@ -232,19 +232,62 @@ def land_bytes(cfg: Config, data: bytes, *, source: str, entity: str, interval: 
     same name raise ``ValueError``. With ``committed=False`` (the batch never reached
     bronze) a file left by an interrupted attempt is replaced, and logged.
     """
-    folder = landing_uri(cfg, source, entity, interval.day.isoformat(), interval.landing_hour)
-    uri = f"{folder}/{name}"
+    uri = _landing_file_uri(cfg, source, entity, interval, name)
     store = filestore_for(uri, cfg)
     digest = sha256_bytes(data)
-    if store.exists(uri):
-        if sha256_bytes(store.read_bytes(uri)) == digest:
-            return LandedFile(name, uri, digest, len(data))
-        if committed:
-            raise ValueError(f"landing zone is immutable: {uri} belongs to a committed batch")
-        log.warning("replacing %s left by an interrupted attempt of this batch", uri)
-    store.write_bytes(uri, data)
-    log.debug("landed %s (%d bytes, sha256 %s)", uri, len(data), digest[:12])
+    if _keep_landed(store, uri, digest, committed):
+        store.write_bytes(uri, data)
+        log.debug("landed %s (%d bytes, sha256 %s)", uri, len(data), digest[:12])
     return LandedFile(name, uri, digest, len(data))
+
+
+def land_file(cfg: Config, path: Path, *, sha256: str, source: str, entity: str, interval: Interval,
+              name: str, committed: bool) -> LandedFile:
+    """:func:`land_bytes` for a local file already written (and hashed) by the caller: moved or
+    uploaded into place as a stream, so its size is bounded by disk, not memory. The file is
+    consumed (also when the landing zone already holds the same bytes)."""
+    uri = _landing_file_uri(cfg, source, entity, interval, name)
+    store = filestore_for(uri, cfg)
+    size = path.stat().st_size
+    try:
+        if _keep_landed(store, uri, sha256, committed):
+            store.write_file(uri, path)
+            log.debug("landed %s (%d bytes, sha256 %s)", uri, size, sha256[:12])
+    finally:
+        path.unlink(missing_ok=True)
+    return LandedFile(name, uri, sha256, size)
+
+
+def _landing_file_uri(cfg: Config, source: str, entity: str, interval: Interval, name: str) -> str:
+    return f"{landing_uri(cfg, source, entity, interval.day.isoformat(), interval.landing_hour)}/{name}"
+
+
+def _keep_landed(store, uri: str, digest: str, committed: bool) -> bool:
+    """Whether ``uri`` must be (re)written with the bytes of ``digest``: False when it already
+    holds them; raises when it holds others and belongs to a committed batch."""
+    if not store.exists(uri):
+        return True
+    if store.sha256(uri) == digest:
+        return False
+    if committed:
+        raise ValueError(f"landing zone is immutable: {uri} belongs to a committed batch")
+    log.warning("replacing %s left by an interrupted attempt of this batch", uri)
+    return True
+
+
+class HashingWriter:
+    """A binary sink that hashes and counts what passes through it into ``fh``."""
+
+    def __init__(self, fh) -> None:
+        self._fh, self._digest, self.bytes = fh, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        self._digest.update(data)
+        self.bytes += len(data)
+        return self._fh.write(data)
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
 
 
 def landed_files(cfg: Config, *, source: str, entity: str, interval: Interval) -> list[tuple[str, bytes]]:
@@ -376,10 +419,15 @@ def incremental_batch(spark, cfg: Config, *, table: Table, job: str, interval: I
                       report: BatchReport, fetch, schema_name: str, extra_meta: dict | None = None) -> None:
     """Run one incremental batch: fetch new records, land them, append them to bronze.
 
-    ``fetch()`` returns ``(jsonl_bytes, rows_read, details)`` for everything newer than the
-    bronze watermark; it raises when the source fails, and then nothing is landed or
-    committed. An empty fetch still commits (an empty batch) so the interval is done.
+    ``fetch(out)`` writes JSON Lines of everything newer than the bronze watermark into the
+    binary sink ``out`` and returns ``(rows_read, details)``; it raises when the source fails,
+    and then nothing is landed or committed. The lines go to a staging file beside the
+    landing zone (in the local temp folder when the lakehouse is on HDFS), are hashed as they
+    are written and land by a rename or a streamed upload: an extract never has to fit in
+    memory. An empty fetch still commits (an empty batch) so the interval is done.
     """
+    import tempfile
+
     from pyspark.sql import functions as F
 
     from churnlake.delta import replace_rows
@@ -388,15 +436,21 @@ def incremental_batch(spark, cfg: Config, *, table: Table, job: str, interval: I
     from churnlake.schemas import struct
     from churnlake.transforms.bronze import add_lineage
 
-    data, rows_read, details = fetch()
-    report.rows_read, report.bytes = rows_read, len(data)
-    report.extra.update(details)
-    schema = struct(cfg, "bronze", schema_name)
     source, entity = batch.split("-")[0], batch.split("-")[1]
+    name = f"{batch}.jsonl"
+    uri = _landing_file_uri(cfg, source, entity, interval, name)
+    with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=filestore_for(uri, cfg).staging_dir(uri)) as tmp:
+        staged = Path(tmp) / name
+        with open(staged, "wb") as fh:
+            sink = HashingWriter(fh)
+            rows_read, details = fetch(sink)
+        report.rows_read, report.bytes = rows_read, sink.bytes
+        report.extra.update(details)
+        landed = land_file(cfg, staged, sha256=sink.hexdigest(), source=source, entity=entity, interval=interval,
+                           name=name, committed=False) if rows_read else None
+    schema = struct(cfg, "bronze", schema_name)
     ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
-    if rows_read:
-        landed = land_bytes(cfg, data, source=source, entity=entity, interval=interval,
-                            name=f"{batch}.jsonl", committed=False)
+    if landed is not None:
         raw = read_json_lines(spark, [landed.uri], schema)
         sha = {landed.name: landed.sha256}
     else:

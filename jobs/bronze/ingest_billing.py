@@ -4,7 +4,7 @@
 
 Rows are read through SQLAlchemy (SQLite by default, PostgreSQL supported) by the
 watermark ``(updated_at, <key>)``: only rows newer than the newest row already in bronze.
-The extract is landed as JSON Lines, then appended to bronze in one commit; a committed
+The extract is streamed into the landing zone as JSON Lines, then appended to bronze in one commit; a committed
 batch is never rewritten, and a batch that failed left nothing behind.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import logging
 from pathlib import Path
 
@@ -57,16 +56,15 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
             low_raw = bronze_high_watermark(spark, table, cfg, source.updated_col, source.key)
             low = None if low_raw is None else (dt.datetime.fromisoformat(low_raw[0]), int(low_raw[1]))
 
-            def fetch():
-                buf = io.BytesIO()
+            def fetch(out):
                 try:
-                    res = extract_increment(engine, source, low=low, batch_rows=cfg.billing_fetch_rows, out=buf)
+                    res = extract_increment(engine, source, low=low, batch_rows=cfg.billing_fetch_rows, out=out)
                 finally:
                     engine.dispose()
                 high = None if res.high_watermark is None else [res.high_watermark[0].isoformat(),
                                                                 res.high_watermark[1]]
                 log.info("extracted %d rows of %s after %s (high watermark %s)", res.rows, args.table, low, high)
-                return buf.getvalue(), res.rows, {"watermark_low": low_raw, "watermark_high": high}
+                return res.rows, {"watermark_low": low_raw, "watermark_high": high}
 
             incremental_batch(spark, cfg, table=table, job=JOB, interval=interval, batch=batch,
                               report=report, fetch=fetch, schema_name=f"billing_{args.table}",

@@ -41,15 +41,16 @@ def main(args: argparse.Namespace, cfg: Config) -> JobResult:
         try:
             low = bronze_high_watermark(spark, TABLE, cfg, "updated_at", "ticket_id")
 
-            def fetch():
+            def fetch(out):
                 res = fetch_tickets(cfg.tickets_base_url, token, after=low, page_size=cfg.tickets_page_size,
                                     timeout=cfg.tickets_timeout_s, max_attempts=cfg.tickets_max_attempts)
                 report.attempts = res.attempts
-                data = "".join(json.dumps(r, sort_keys=True) + "\n" for r in res.records).encode()
+                for record in res.records:
+                    out.write((json.dumps(record, sort_keys=True) + "\n").encode())
                 log.info("fetched %d tickets in %d pages (%d requests, %d retries) after %s",
                          len(res.records), res.pages, res.attempts, res.retries, low)
-                return data, len(res.records), {"pages": res.pages, "retries": res.retries,
-                                                "watermark_low": low, "watermark_high": res.high_watermark}
+                return len(res.records), {"pages": res.pages, "retries": res.retries,
+                                          "watermark_low": low, "watermark_high": res.high_watermark}
 
             try:
                 incremental_batch(spark, cfg, table=TABLE, job=JOB, interval=interval, batch=batch,

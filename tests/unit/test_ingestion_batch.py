@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import importlib.util
 import json
 from pathlib import Path
@@ -102,6 +103,16 @@ class MemoryStore:
 
     def write_bytes(self, uri: str, data: bytes) -> None:
         self.files[uri] = data
+
+    def write_file(self, uri: str, path) -> None:
+        self.files[uri] = path.read_bytes()
+        path.unlink()
+
+    def sha256(self, uri: str) -> str:
+        return hashlib.sha256(self.files[uri]).hexdigest()
+
+    def staging_dir(self, uri: str) -> None:
+        return None
 
     def delete_tree(self, uri: str) -> None:
         self.files = {f: d for f, d in self.files.items() if f != uri and not f.startswith(uri.rstrip("/") + "/")}

@@ -1,10 +1,14 @@
 """Local file store and landing-zone behaviour."""
 
 import datetime as dt
+import errno
+import hashlib
+import os
+from pathlib import Path
 
 import pytest
 
-from churnlake.ingestion.batch import Interval, batch_id, land_bytes
+from churnlake.ingestion.batch import Interval, batch_id, land_bytes, land_file
 from churnlake.storage import LocalStore, filestore_for
 
 
@@ -48,3 +52,59 @@ def test_interval_labels_and_batch_ids():
         Interval(dt.date(2026, 11, 27), 24)
     with pytest.raises(ValueError):
         batch_id("bad-source", "x", Interval(dt.date(2026, 11, 27)))
+
+
+def test_local_store_moves_files_into_place_and_hashes_them_in_chunks(tmp_path, monkeypatch):
+    import churnlake.storage as storage
+
+    store = LocalStore()
+    target = tmp_path / "lake" / "new" / "deep" / "x.jsonl"
+    assert store.staging_dir(target.as_uri()) == tmp_path  # the nearest existing folder: none created
+    assert not (tmp_path / "lake").exists()
+    staged = tmp_path / "staged.jsonl"
+    staged.write_bytes(b'{"a": 1}\n' * 1000)
+    store.write_file(target.as_uri(), staged)  # same file system: a rename
+    assert not staged.exists() and target.read_bytes() == b'{"a": 1}\n' * 1000
+    monkeypatch.setattr(storage, "CHUNK", 7)  # the digest is read in chunks, whatever their size
+    assert store.sha256(target.as_uri()) == hashlib.sha256(target.read_bytes()).hexdigest()
+
+    real_replace = os.replace
+
+    def across_devices(src, dst):
+        if Path(src) == staged:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_replace(src, dst)
+
+    staged.write_bytes(b"other\n")
+    monkeypatch.setattr(storage.os, "replace", across_devices)
+    store.write_file(target.as_uri(), staged)  # another file system: copied beside the target, renamed
+    assert not staged.exists() and target.read_bytes() == b"other\n"
+    assert store.list(target.parent.as_uri()) == ["x.jsonl"]
+
+    (target.parent / ".x.jsonl.partial").write_bytes(b"half")  # a write under way is not listed
+    assert store.list(target.parent.as_uri()) == ["x.jsonl"]
+
+
+def test_a_landed_file_is_consumed_and_obeys_the_same_rules_as_landed_bytes(cfg, tmp_path):
+    hour = Interval(dt.date(2026, 11, 27), 4)
+    kw = dict(source="billing", entity="invoices", interval=hour, name="b.jsonl")
+
+    def staged(data: bytes):
+        path = tmp_path / "staged"
+        path.write_bytes(data)
+        return path, hashlib.sha256(data).hexdigest()
+
+    path, digest = staged(b"1\n")
+    first = land_file(cfg, path, sha256=digest, committed=False, **kw)
+    assert not path.exists() and LocalStore().read_bytes(first.uri) == b"1\n" and first.size == 2
+    path, digest = staged(b"1\n")
+    assert land_file(cfg, path, sha256=digest, committed=True, **kw) == first  # same bytes: no-op
+    assert not path.exists()
+    path, digest = staged(b"2\n")
+    with pytest.raises(ValueError, match="immutable"):
+        land_file(cfg, path, sha256=digest, committed=True, **kw)
+    assert not path.exists() and LocalStore().read_bytes(first.uri) == b"1\n"
+    path, digest = staged(b"2\n")
+    assert land_file(cfg, path, sha256=digest, committed=False, **kw).sha256 == digest  # an attempt's leftover
+    assert LocalStore().read_bytes(first.uri) == b"2\n"
+    assert land_bytes(cfg, b"2\n", committed=True, **kw).uri == first.uri  # and the bytes path agrees
