@@ -459,11 +459,11 @@ def incremental_batch(spark, cfg: Config, *, table: Table, job: str, interval: I
     bronze = cached(add_lineage(raw, source=source, batch_id=batch, ingested_at=ingested_at,
                                 ingest_date=interval.day, file_col=F.col("_file"), sha_by_file=sha,
                                 rescued_col=F.col(CORRUPT_COLUMN)).drop("_file", CORRUPT_COLUMN))
-    report.rows_written = bronze.count()
+    counts = bronze.agg(F.count(F.lit(1)).alias("rows"), F.count("_rescued_data").alias("rejected")).first()
+    report.rows_written, report.rows_rejected = int(counts["rows"]), int(counts["rejected"])  # one pass
     if report.rows_written != rows_read:
         raise RuntimeError(f"reconciliation failed for {batch}: fetched {rows_read} records, "
                            f"bronze would get {report.rows_written}")
-    report.rows_rejected = bronze.where(F.col("_rescued_data").isNotNull()).count()
     replace_rows(bronze, table, cfg, replace_where=f"_source = '{source}' AND _batch_id = '{batch}'",
                  rows=report.rows_written,
                  metadata=commit_metadata(job, interval.day, batch_id=batch, interval=interval.label,

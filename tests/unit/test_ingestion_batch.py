@@ -242,3 +242,65 @@ def test_file_hashes_are_remembered_until_the_file_changes(tmp_path):
     assert list(FileHashes(memory).known) == [str(a.resolve())]
     memory.write_text("not json")
     assert FileHashes(memory).lookup(a) is None  # a lost memory only costs the hashing
+
+
+TICKET = {"ticket_id": 1, "customer_id": "C1", "created_at": "2026-11-01T00:00:00Z",
+          "updated_at": "2026-11-01T00:00:00Z", "resolved_at": None, "category": "billing", "priority": "low",
+          "status": "open", "channel": "email", "satisfaction": None}
+
+
+def _batch_args(cfg, day: dt.date):
+    import uuid
+
+    interval = Interval(day)
+    table = Table("bronze.batch_test_tickets", f"bronze/test/tickets_{uuid.uuid4().hex[:8]}",
+                  partition_by=("_source", "_ingest_date"))
+    report = BatchReport.for_batch("support", "tickets", interval)
+    return dict(table=table, job="test_batch", interval=interval, batch=report.batch_id, report=report,
+                schema_name="support_tickets"), report
+
+
+def test_an_incremental_batch_streams_its_lines_into_the_landing_zone_and_counts_the_rescued(spark, cfg):
+    from churnlake.ingestion.batch import incremental_batch
+    from churnlake.storage import LocalStore, _local_path
+
+    kw, report = _batch_args(cfg, dt.date(2031, 1, 5))
+    lines = [json.dumps(TICKET).encode() + b"\n", b"not json at all\n", json.dumps({**TICKET, "ticket_id": 2}).encode()
+             + b"\n"]
+
+    def fetch(out):
+        for line in lines:  # written piece by piece, as the extract does
+            out.write(line)
+        return len(lines), {"pages": 1}
+
+    incremental_batch(spark, cfg, fetch=fetch, **kw)
+    data = b"".join(lines)
+    assert (report.rows_read, report.rows_written, report.rows_rejected, report.bytes) == (3, 3, 1, len(data))
+    bronze = spark.read.format("delta").load(kw["table"].uri(cfg))
+    assert bronze.count() == 3 and bronze.where("_rescued_data = 'not json at all'").count() == 1
+    landed = bronze.select("_source_file", "_source_file_sha256").distinct().collect()
+    assert len(landed) == 1 and landed[0]["_source_file_sha256"] == hashlib.sha256(data).hexdigest()
+    folder = _local_path(landed[0]["_source_file"]).parent
+    assert sorted(p.name for p in folder.iterdir()) == ["support-tickets-2031-01-05.jsonl"]  # no staging left
+    assert LocalStore().read_bytes(landed[0]["_source_file"]) == data
+
+
+def test_a_fetch_that_fails_midway_lands_nothing_and_leaves_no_folder(spark, cfg):
+    from churnlake.ingestion.batch import incremental_batch
+    from churnlake.storage import _local_path
+    from churnlake.tables import landing_uri
+
+    kw, report = _batch_args(cfg, dt.date(2031, 1, 6))
+    folder = _local_path(landing_uri(cfg, "support", "tickets", "2031-01-06", kw["interval"].landing_hour))
+    siblings = sorted(p.name for p in folder.parent.parent.iterdir()) if folder.parent.parent.is_dir() else None
+
+    def fetch(out):
+        out.write(json.dumps(TICKET).encode() + b"\n")
+        raise ConnectionError("the API went away on page 2")
+
+    with pytest.raises(ConnectionError, match="page 2"):
+        incremental_batch(spark, cfg, fetch=fetch, **kw)
+    assert not folder.exists() and not folder.parent.exists()
+    after = sorted(p.name for p in folder.parent.parent.iterdir()) if folder.parent.parent.is_dir() else None
+    assert after == siblings  # not even a hidden staging folder
+    assert not _local_path(kw["table"].uri(cfg)).exists()  # and no table
