@@ -94,6 +94,28 @@ def test_access_logs_land_and_load_on_hdfs(hdfs_cluster, tmp_path, spark):
     assert "Did not run any tasks" in again.stdout + again.stderr  # Luigi found the task complete
 
 
+def test_webhdfs_store_uploads_a_file_as_a_stream_and_hashes_it_in_chunks(hdfs_cluster, tmp_path, monkeypatch):
+    import hashlib
+
+    import churnlake.storage as storage
+    from churnlake.storage import WebHdfsStore
+
+    store = WebHdfsStore(hdfs_cluster.webhdfs_url)
+    uri = hdfs_cluster.uri(f"/store-{uuid.uuid4().hex[:6]}/landing/b.jsonl")
+    staged = tmp_path / "b.jsonl"
+    data = b"".join(b'{"n": %d}\n' % i for i in range(20_000))
+    staged.write_bytes(data)
+    assert store.staging_dir(uri) is None  # prepared locally, then uploaded
+    store.write_file(uri, staged)
+    assert not staged.exists() and store.read_bytes(uri) == data
+    monkeypatch.setattr(storage, "CHUNK", 4096)  # many chunks
+    assert store.sha256(uri) == hashlib.sha256(data).hexdigest()
+    staged.write_bytes(b"replaced\n")
+    store.write_file(uri, staged)  # over an existing file: temp file + rename
+    assert store.read_bytes(uri) == b"replaced\n"
+    assert store.list(uri.rsplit("/", 1)[0]) == ["b.jsonl"]  # no temp file left, none listed
+
+
 def test_ticket_fetch_that_exhausts_its_retries_commits_nothing(tmp_path):
     tickets = tmp_path / "tickets.jsonl"
     tickets.write_text('{"ticket_id":1,"customer_id":"C1","created_at":"2026-11-01T00:00:00Z",'
