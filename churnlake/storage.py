@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import BinaryIO, Callable, Iterator, Protocol
 from urllib.parse import unquote, urlparse
 
 from churnlake.config import Config
@@ -43,6 +43,21 @@ def _local_path(uri: str) -> Path:
     return Path(unquote(parsed.path))
 
 
+def _write_atomic(target: Path, fill: Callable[[BinaryIO], object]) -> None:
+    """Write ``target`` through ``fill(fh)`` into a hidden temp file beside it, then rename it
+    into place: readers see the old file or the whole new one, and a failure leaves neither
+    the temp file nor a partial target behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fill(fh)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 class LocalStore:
     """``file://`` URIs; writes are atomic (temp file + rename)."""
 
@@ -58,16 +73,7 @@ class LocalStore:
         return _local_path(uri).read_bytes()
 
     def write_bytes(self, uri: str, data: bytes) -> None:
-        path = _local_path(uri)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_atomic(_local_path(uri), lambda fh: fh.write(data))
 
     def write_file(self, uri: str, path: Path) -> None:
         """Move the local file ``path`` to ``uri`` atomically: a rename on the same file system
@@ -80,14 +86,8 @@ class LocalStore:
         except OSError as exc:
             if exc.errno != errno.EXDEV:  # another file system: copy
                 raise
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        try:
-            with os.fdopen(fd, "wb") as dst, open(path, "rb") as src:
-                shutil.copyfileobj(src, dst, CHUNK)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with open(path, "rb") as src:
+            _write_atomic(target, lambda dst: shutil.copyfileobj(src, dst, CHUNK))
         Path(path).unlink()
 
     def sha256(self, uri: str) -> str:
