@@ -10,7 +10,6 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-# ip ident authuser [ts] "method path protocol" status bytes "referer" "user-agent"
 #: A quoted field is any run of characters other than a quote or a backslash, with
 #: backslash escapes (``\"``, ``\\``) between such runs. Written as the "unrolled loop"
 #: ``[^"\\]*(?:\\.[^"\\]*)*``: the same strings as the alternation ``(?:[^"\\]|\\.)*`` it
@@ -18,6 +17,7 @@ from pyspark.sql import functions as F
 #: instead of entering a group for every character, which halved the parse (10.1 s against
 #: 21.2 s for 2.7 M lines of the M logs on the engine; docs/benchmarks.md).
 QUOTED = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
+# ip ident authuser [ts] "method path protocol" status bytes "referer" "user-agent"
 COMBINED_LOG_PATTERN = (
     r'^(\S+) (\S+) (\S+) \[([^\]]+)\] "(\S+) (\S+) (\S+)" (\d{3}) (\d+|-) ' + QUOTED + " " + QUOTED + "$"
 )
