@@ -79,16 +79,34 @@ def ticket_features(tickets: DataFrame, as_of: dt.date) -> DataFrame:
     ).withColumn("days_since_last_ticket", F.datediff(F.lit(as_of), F.to_date("_last_ticket"))).drop("_last_ticket")
 
 
-def sessions(events: DataFrame, gap_minutes: int = SESSION_GAP_MINUTES) -> DataFrame:
-    """Flag each customer's events that start a session (``_new_session``: the first event, or
-    one after a gap over ``gap_minutes``) or a day with activity (``_new_day``: the first event,
-    or the first of a later UTC date). Counting the flags gives the sessions and the active days
-    with one sort per customer, and no distinct counts."""
-    order = Window.partitionBy("customer_id").orderBy("event_time")
-    prev = F.lag("event_time").over(order)
-    gap = F.unix_timestamp("event_time") - F.unix_timestamp(prev)
-    return events.withColumn("_new_session", F.when(prev.isNull() | (gap > gap_minutes * 60), 1).otherwise(0)) \
-        .withColumn("_new_day", F.when(prev.isNull() | (F.to_date(prev) != F.to_date("event_time")), 1).otherwise(0))
+def session_counts(events: DataFrame, gap_minutes: int = SESSION_GAP_MINUTES) -> DataFrame:
+    """Per customer: ``events``, ``sessions`` (a customer's first event starts one, and so does
+    every event more than ``gap_minutes`` after the previous, in whole seconds as
+    ``unix_timestamp`` counts them), ``active_days`` (distinct dates of ``event_time``),
+    ``cancel_views`` (the sum of ``_cancel``) and ``last_event``.
+
+    Events are first aggregated into groups: one per customer, date and ``gap_minutes`` slot of
+    the clock. Inside a group two events are less than a gap apart, so only a group's first event
+    can start a session, and it does exactly when the previous group of the customer ended more
+    than a gap before it. So the one sort per customer is over the groups, not the events (at
+    scale L 8.4 M groups for 43.5 M events, docs/features.md), and both counts are sums of flags
+    over the sorted groups."""
+    gap = gap_minutes * 60
+    second = F.unix_timestamp("event_time")
+    groups = events.groupBy("customer_id", F.to_date("event_time").alias("_day"),
+                            (second - F.pmod(second, F.lit(gap))).alias("_slot")).agg(
+        F.min(second).alias("_first"), F.max(second).alias("_last"), F.count("*").alias("_events"),
+        F.sum("_cancel").alias("_cancel"), F.max("event_time").alias("_last_time"))
+    order = Window.partitionBy("customer_id").orderBy("_first")
+    last_before, day_before = F.lag("_last").over(order), F.lag("_day").over(order)
+    new_session = last_before.isNull() | (F.col("_first") - last_before > gap)
+    new_day = day_before.isNull() | (day_before != F.col("_day"))
+    return groups.select("customer_id", "_events", "_cancel", "_last_time",
+                         new_session.cast("int").alias("_new_session"), new_day.cast("int").alias("_new_day")) \
+        .groupBy("customer_id").agg(
+            F.sum("_events").alias("events"), F.sum("_new_session").alias("sessions"),
+            F.sum("_new_day").alias("active_days"), F.sum("_cancel").alias("cancel_views"),
+            F.max("_last_time").alias("last_event"))
 
 
 def _event_days(events: DataFrame, first: dt.date | None, last: dt.date | None) -> DataFrame:
@@ -108,20 +126,18 @@ def _event_days(events: DataFrame, first: dt.date | None, last: dt.date | None) 
 def web_features(events: DataFrame, as_of: dt.date) -> DataFrame:
     """Portal activity per customer over the 28 days up to the cutoff, and recency.
 
-    The window's events are read once and sorted once per customer (``sessions``); the last
-    activity of customers with no event in the window comes from the days before it alone."""
+    The window's events are read once and counted by :func:`session_counts`; the last activity
+    of customers with no event in the window comes from the days before it alone."""
     end = cutoff(as_of)
     start_day = as_of - dt.timedelta(days=27)
     start = F.lit(dt.datetime.combine(start_day, dt.time())).cast("timestamp")
     known = F.col("customer_id").isNotNull() & (F.col("event_time") < end)
     window = _event_days(events, start_day, as_of).where(known & (F.col("event_time") >= start)) \
         .select("customer_id", "event_time", (F.col("path") == "/account/cancel").cast("int").alias("_cancel"))
-    recent = sessions(window).groupBy("customer_id").agg(
-        F.count("*").alias("events_28d"),
-        F.sum("_new_session").alias("sessions_28d"),
-        F.sum("_new_day").alias("active_days_28d"),
-        F.sum("_cancel").alias("cancel_page_views_28d"),
-        F.max("event_time").alias("_last_recent"),
+    recent = session_counts(window).select(
+        "customer_id", F.col("events").alias("events_28d"), F.col("sessions").alias("sessions_28d"),
+        F.col("active_days").alias("active_days_28d"), F.col("cancel_views").alias("cancel_page_views_28d"),
+        F.col("last_event").alias("_last_recent"),
     ).withColumn("sessions_per_week", F.round(F.col("sessions_28d") / 4.0, 4)) \
         .withColumn("activity_frequency", F.round(F.col("active_days_28d") / 28.0, 4))
     before = _event_days(events, None, start_day).where(known & (F.col("event_time") < start)) \

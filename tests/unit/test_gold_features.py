@@ -136,8 +136,8 @@ def _web_by_hand(rows, as_of):
 
 
 def test_web_features_match_a_count_by_hand_with_and_without_date_partitions(spark, tmp_path):
-    """Random events around the window's edges (ties, gaps of exactly 30 minutes, events on the
-    first day and after the cutoff); read as given and from a Parquet table partitioned by
+    """Random events around the window's edges (ties, gaps of 30 minutes and a second either
+    side, events on the first day, around midnight and after the cutoff); read as given and from a Parquet table partitioned by
     ``event_date`` (as silver.web_events is), where the date bounds prune partitions."""
     import random
 
@@ -145,14 +145,22 @@ def test_web_features_match_a_count_by_hand_with_and_without_date_partitions(spa
 
     rng = random.Random(7)
     start = D(2026, 10, 20)
+    # steps in seconds: ties, gaps one second either side of 30 minutes (which straddle the
+    # 30-minute slots session_counts groups by), an hour, 5 hours, a day, 4 days
+    steps = [0, 1, 29 * 60, 1799, 1800, 1801, 31 * 60, 3600, 5 * 3600, 86400, 4 * 86400]
     rows = []
     for c in range(12):
-        t = start + dt.timedelta(minutes=rng.randrange(0, 60 * 24 * 10))
+        t = start + dt.timedelta(seconds=rng.randrange(0, 86400 * 10))
         for _ in range(rng.randrange(0, 40)):
-            t += dt.timedelta(minutes=rng.choice([0, 1, 29, 30, 31, 60 * 5, 60 * 24, 60 * 24 * 4]))
+            t += dt.timedelta(seconds=rng.choice(steps))
             rows.append((f"C{c}", t, rng.choice(["/dashboard", "/account/cancel", "/usage"])))
     rows += [("C12", D(2026, 11, 29), "/usage"), ("C0", D(2026, 10, 31, 0, 0), "/usage"), ("C0", D(2026, 11, 27, 23, 59, 59), "/account/cancel"),
              ("C0", D(2026, 11, 28), "/account/cancel"), (None, D(2026, 11, 20), "/login")]
+    # across midnight (25 min: the same session, a new day), 30 min 1 s (a new session), exactly
+    # 30 min (the same), and one second across a slot boundary (01:29:59 -> 01:30:00)
+    c13 = [D(2026, 11, 20, 23, 45), D(2026, 11, 21, 0, 10), D(2026, 11, 21, 0, 40, 1), D(2026, 11, 21, 1, 10, 1),
+           D(2026, 11, 21, 1, 29, 59), D(2026, 11, 21, 1, 30)]
+    rows += [("C13", t, "/usage") for t in c13]
     frame = spark.createDataFrame(rows, "customer_id string, event_time timestamp, path string")
     path = str(tmp_path / "events")
     frame.withColumn("event_date", F.to_date("event_time")).write.partitionBy("event_date").parquet(path)
@@ -161,6 +169,7 @@ def test_web_features_match_a_count_by_hand_with_and_without_date_partitions(spa
     for source in (frame, spark.read.parquet(path)):
         got = {r["customer_id"]: {c: r[c] for c in cols} for r in web_features(source, AS_OF).collect()}
         assert got == expected
+    assert {c: expected["C13"][c] for c in cols[:3]} == {"events_28d": 6, "sessions_28d": 2, "active_days_28d": 2}
     # the sample holds each kind of customer the join has to keep apart
     assert {v["events_28d"] is None for v in expected.values()} == {True, False}
     assert len(expected) < len({r[0] for r in rows if r[0]})  # and one seen only after the cutoff
