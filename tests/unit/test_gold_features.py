@@ -137,8 +137,9 @@ def _web_by_hand(rows, as_of):
 
 def test_web_features_match_a_count_by_hand_with_and_without_date_partitions(spark, tmp_path):
     """Random events around the window's edges (ties, gaps of 30 minutes and a second either
-    side, events on the first day, around midnight and after the cutoff); read as given and from a Parquet table partitioned by
-    ``event_date`` (as silver.web_events is), where the date bounds prune partitions."""
+    side, events on the first day, around midnight and after the cutoff); read as given and
+    from a Parquet table partitioned by ``event_date`` (as silver.web_events is), where the
+    date bounds prune partitions."""
     import random
 
     from churnlake.transforms.gold import web_features
