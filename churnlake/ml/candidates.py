@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
 
+from churnlake.jobrun import Sections
 from churnlake.ml.scoring import model_input
 from churnlake.ml.settings import DEFAULT_MLLIB_LANES
 from churnlake.spark import cached, in_thread
@@ -80,7 +81,9 @@ def _sklearn_estimator(name: str, seed: int):
     if name == "sk_logreg":
         return LogisticRegression(max_iter=3000, class_weight="balanced", random_state=seed)
     if name == "sk_random_forest":
-        return RandomForestClassifier(n_estimators=200, class_weight="balanced_subsample", n_jobs=2,
+        # 100 trees: at M (80,002 rows) the search took 47.9 s of CPU against 94.5 s with 200,
+        # CV ROC-AUC 0.98467 against 0.98477 (docs/modeling.md, "Forest sizes").
+        return RandomForestClassifier(n_estimators=100, class_weight="balanced_subsample", n_jobs=2,
                                       random_state=seed)
     if name == "sk_gradient_boosting":
         # Histogram-based: the features are binned once (255 bins) and every split is found
@@ -121,14 +124,19 @@ def fit_sklearn(name: str, train: pd.DataFrame, categorical: list[str], numeric:
     search = GridSearchCV(sklearn_pipeline(name, categorical, numeric, seed), SKLEARN_GRIDS[name],
                           scoring="roc_auc", cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
                           n_jobs=1, refit=True)
+    step = Sections()
     with threadpool_limits(limits=SKLEARN_NATIVE_THREADS):
-        search.fit(train[features], train[LABEL])
+        with step("search"):
+            search.fit(train[features], train[LABEL])
         best = search.best_estimator_
-        raw = sklearn_importances(best, train[features], train[LABEL], seed=seed)
+        with step("importances"):
+            raw = sklearn_importances(best, train[features], train[LABEL], seed=seed)
     names = best.named_steps["preprocess"].get_feature_names_out()
     params = {k.removeprefix("model__"): v for k, v in search.best_params_.items()}
+    log.info("%s: time by step: %s", name, step.summary())
     return Fitted(name, "sklearn", best, params, float(search.best_score_),
-                  pd.Series(raw, index=names).sort_values(ascending=False))
+                  pd.Series(raw, index=names).sort_values(ascending=False),
+                  extra={"seconds": dict(step.seconds)})
 
 
 def sklearn_importances(pipeline, x: pd.DataFrame, y: pd.Series, *, seed: int) -> np.ndarray:
@@ -171,8 +179,10 @@ def mllib_pipeline(name: str, categorical: list[str], numeric: list[str], seed: 
                    LogisticRegression(featuresCol="features", labelCol=LABEL, weightCol="weight", maxIter=50,
                                       tol=1e-5)]
     elif name == "mllib_random_forest":
+        # 50 trees: at M the search took 71.9 s against 137.9 s with 100, CV ROC-AUC 0.97524
+        # against 0.97546 (docs/modeling.md, "Forest sizes").
         stages.append(RandomForestClassifier(featuresCol="assembled", labelCol=LABEL, weightCol="weight",
-                                             numTrees=100, minInstancesPerNode=5, seed=seed))
+                                             numTrees=50, minInstancesPerNode=5, seed=seed))
     else:
         raise ValueError(f"unknown MLlib candidate {name!r}")
     return Pipeline(stages=stages)
@@ -245,7 +255,7 @@ def mllib_training_frame(train: DataFrame, categorical: list[str], numeric: list
 
 
 def cross_validate(pipeline, maps: list[dict], sdf: DataFrame, folds: int, evaluator,
-                   threads: int = 1) -> list[float]:
+                   threads: int = 1, step: Sections | None = None) -> list[float]:
     """The validation metric of each param map of the pipeline's last stage, averaged over the
     ``folds`` of the ``FOLD`` column (train on the other folds, evaluate on this one).
 
@@ -254,28 +264,33 @@ def cross_validate(pipeline, maps: list[dict], sdf: DataFrame, folds: int, evalu
     once per fold on its training rows, and every grid point's estimator fits on the same
     transformed, cached rows. ``CrossValidator`` refits the whole pipeline for every grid point
     (measured on the demo: 45 s against 74 s for the logistic regression's six fits).
-    ``threads`` > 1 fits the grid points of a fold side by side."""
+    ``threads`` > 1 fits the grid points of a fold side by side. ``step`` times the two parts
+    (``cv_prepare``: the stages before the estimator and the cached fold frames; ``cv_fit``:
+    the grid points' fits and evaluations)."""
     from pyspark.ml import Pipeline
     from pyspark.sql import functions as F
 
     stages = pipeline.getStages()
     prepare, estimator = Pipeline(stages=stages[:-1]), stages[-1]
+    step = step or Sections()
     totals = [0.0] * len(maps)
     for fold in range(folds):
-        rest = sdf.where(F.col(FOLD) != fold)
-        fitted = prepare.fit(rest)
-        train = cached(fitted.transform(rest))
-        valid = cached(fitted.transform(sdf.where(F.col(FOLD) == fold)))
+        with step("cv_prepare"):
+            rest = sdf.where(F.col(FOLD) != fold)
+            fitted = prepare.fit(rest)
+            train = cached(fitted.transform(rest))
+            valid = cached(fitted.transform(sdf.where(F.col(FOLD) == fold)))
 
         def score(params: dict) -> float:
             return float(evaluator.evaluate(estimator.fit(train, params).transform(valid)))
 
-        if threads > 1 and len(maps) > 1:
-            spark = sdf.sparkSession
-            with ThreadPoolExecutor(max_workers=min(threads, len(maps)), thread_name_prefix="cv") as pool:
-                metrics = list(pool.map(in_thread(spark, score), maps))
-        else:
-            metrics = [score(params) for params in maps]
+        with step("cv_fit"):
+            if threads > 1 and len(maps) > 1:
+                spark = sdf.sparkSession
+                with ThreadPoolExecutor(max_workers=min(threads, len(maps)), thread_name_prefix="cv") as pool:
+                    metrics = list(pool.map(in_thread(spark, score), maps))
+            else:
+                metrics = [score(params) for params in maps]
         for i, metric in enumerate(metrics):
             totals[i] += metric
         train.unpersist()
@@ -293,6 +308,36 @@ def fit_mllib(spark, name: str, train: DataFrame, categorical: list[str],
 
     if isinstance(train, pd.DataFrame):
         raise TypeError(f"{name}: MLlib candidates fit on a Spark DataFrame, got a pandas frame")
+    step = Sections()
+    with step("frame"):
+        sdf, empty = _mllib_frame(name, train, categorical, numeric, seed=seed, folds=folds)
+    pipeline = mllib_pipeline(name, categorical, numeric, seed)
+    est = pipeline.getStages()[-1]
+    grid = ParamGridBuilder()
+    for param, values in MLLIB_GRIDS[name].items():
+        grid = grid.addGrid(est.getParam(param), values)
+    maps = grid.build()
+    evaluator = BinaryClassificationEvaluator(labelCol=LABEL, rawPredictionCol="rawPrediction",
+                                              metricName="areaUnderROC")
+    # Folds from a seeded hash of the customer id (not a rand(seed) draw, which depends on how
+    # the frame happens to be partitioned: local session vs engine, AQE).
+    metrics = cross_validate(pipeline, maps, sdf, folds, evaluator, threads=CV_THREADS, step=step)
+    best_i = int(np.argmax(metrics))
+    with step("refit"):
+        best = pipeline.fit(sdf, maps[best_i])
+    params = {p.name: v for p, v in maps[best_i].items()}
+    with step("importances"):
+        importances = mllib_importances(best, sdf.limit(5))
+    sdf.unpersist()
+    log.info("%s: time by step: %s", name, step.summary())
+    return Fitted(name, "mllib", best, params, float(metrics[best_i]), importances,
+                  extra={"empty_columns": empty, "seconds": dict(step.seconds)})
+
+
+def _mllib_frame(name: str, train: DataFrame, categorical: list[str], numeric: list[str], *,
+                 seed: int, folds: int) -> tuple[DataFrame, list[str]]:
+    """The cached MLlib training frame of :func:`fit_mllib` (with its ``FOLD`` column) and the
+    numeric columns with no value at all."""
     empty = constant_for_empty(train, numeric)
     if empty:  # same treatment as sklearn's keep_empty_features: a constant 0 column
         log.warning("%s: no values at all in %s; used as constant 0", name, ", ".join(empty))
@@ -307,24 +352,7 @@ def fit_mllib(spark, name: str, train: DataFrame, categorical: list[str],
     sdf = cached(mllib_training_frame(train, categorical, numeric, empty, w0, w1)
                  .withColumn(FOLD, cv_fold(seed, folds))
                  .repartition(mllib_partitions(rows), KEY).sortWithinPartitions(KEY))
-    pipeline = mllib_pipeline(name, categorical, numeric, seed)
-    est = pipeline.getStages()[-1]
-    grid = ParamGridBuilder()
-    for param, values in MLLIB_GRIDS[name].items():
-        grid = grid.addGrid(est.getParam(param), values)
-    maps = grid.build()
-    evaluator = BinaryClassificationEvaluator(labelCol=LABEL, rawPredictionCol="rawPrediction",
-                                              metricName="areaUnderROC")
-    # Folds from a seeded hash of the customer id (not a rand(seed) draw, which depends on how
-    # the frame happens to be partitioned: local session vs engine, AQE).
-    metrics = cross_validate(pipeline, maps, sdf, folds, evaluator, threads=CV_THREADS)
-    best_i = int(np.argmax(metrics))
-    best = pipeline.fit(sdf, maps[best_i])
-    params = {p.name: v for p, v in maps[best_i].items()}
-    importances = mllib_importances(best, sdf.limit(5))
-    sdf.unpersist()
-    return Fitted(name, "mllib", best, params, float(metrics[best_i]), importances,
-                  extra={"empty_columns": empty})
+    return sdf, empty
 
 
 def mllib_importances(model, sample) -> pd.Series:
