@@ -39,7 +39,7 @@ from churnlake.ml import evaluation
 from churnlake.ml.candidates import KEY, LABEL, Fitted, choose_by_cv, fit_all, fit_candidate
 from churnlake.ml.registry import FLAVOR_TAG, gate, load_model, register
 from churnlake.ml.report import write_report
-from churnlake.ml.scoring import PROBABILITY, collect_sorted, model_input, score_frame
+from churnlake.ml.scoring import PROBABILITY, collect_sorted, model_input, score_frame, sklearn_predictor
 from churnlake.ml.settings import TrainingSettings, training_settings
 from churnlake.ml.splits import Sample, Split, stratified_sample, stratified_split
 from churnlake.ml.tracking import JOB_TAG, RUN_DATE_TAG, configure_mlflow, model_requirements
@@ -168,8 +168,13 @@ def log_candidate(fitted: Fitted, ts: TrainingSet, split_: Split, fit_rows: int,
     mlflow.log_artifact(str(plot_dir / f"{fitted.name}_importance.png"), artifact_path="plots")
     mlflow.log_text(fitted.importances.to_csv(header=["importance"]), "feature_importance.csv")
     example = collect_sorted(model_input(examples, ts.categorical, ts.numeric))[ts.features]
-    proba = collect_sorted(score_frame(fitted.library, fitted.model, examples, ts.categorical,
-                                       ts.numeric))[PROBABILITY].to_numpy()
+    if fitted.library == "sklearn":
+        # The fitted pipeline is in this process: the example's probabilities come from the same
+        # function the engine's Python workers run, here, instead of shipping the model there.
+        proba = next(sklearn_predictor(fitted.model, ts.features, keep=[])(iter([example])))[PROBABILITY].to_numpy()
+    else:
+        proba = collect_sorted(score_frame(fitted.library, fitted.model, examples, ts.categorical,
+                                           ts.numeric))[PROBABILITY].to_numpy()
     signature = infer_signature(example, proba)
     if fitted.library == "sklearn":
         info = mlflow.sklearn.log_model(fitted.model, name="model", signature=signature, input_example=example,

@@ -222,6 +222,19 @@ def test_sklearn_scores_in_spark_equal_the_driver_s(spark, many):
         score_frame("onnx", model, many, cat, num)
 
 
+def test_the_input_examples_probabilities_in_process_equal_the_engines(spark, many):
+    """The training job scores a scikit-learn candidate's five example rows in its own process
+    (jobs/ml/train.py, ``log_candidate``); they must be what Spark's ``mapInPandas`` gives."""
+    cat, num = ["contract"], ["tenure", "late"]
+    model = fitted_sklearn(collect_sorted(model_input(many, cat, num)).head(50))
+    examples = many.orderBy("customer_id").limit(5)
+    example = collect_sorted(model_input(examples, cat, num))[cat + num]
+    here = next(sklearn_predictor(model, cat + num, keep=[])(iter([example])))
+    assert list(here.columns) == [PROBABILITY] and len(here) == 5
+    there = collect_sorted(score_frame("sklearn", model, examples, cat, num))
+    np.testing.assert_allclose(here[PROBABILITY].to_numpy(), there[PROBABILITY].to_numpy(), rtol=1e-12)
+
+
 def test_the_mapinpandas_function_runs_without_churnlake(spark, many, tmp_path):
     """What an engine's Python worker gets: the pickled closure, on a path without churnlake."""
     from pyspark import cloudpickle
