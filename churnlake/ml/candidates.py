@@ -264,9 +264,9 @@ def cross_validate(pipeline, maps: list[dict], sdf: DataFrame, folds: int, evalu
     once per fold on its training rows, and every grid point's estimator fits on the same
     transformed, cached rows. ``CrossValidator`` refits the whole pipeline for every grid point
     (measured on the demo: 45 s against 74 s for the logistic regression's six fits).
-    ``threads`` > 1 fits the grid points of a fold side by side. ``step`` times the two parts
-    (``cv_prepare``: the stages before the estimator and the cached fold frames; ``cv_fit``:
-    the grid points' fits and evaluations)."""
+    ``threads`` > 1 fits the grid points of a fold side by side. ``step`` times the two parts:
+    ``cv_prepare`` fits the stages before the estimator; ``cv_fit`` holds the grid points' fits
+    and evaluations, and the filling of the fold frames' caches, which the first fit does."""
     from pyspark.ml import Pipeline
     from pyspark.sql import functions as F
 
