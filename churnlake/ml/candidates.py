@@ -302,7 +302,9 @@ def fit_mllib(spark, name: str, train: DataFrame, categorical: list[str],
               numeric: list[str], *, seed: int, folds: int) -> Fitted:
     """Cross-validated grid search (ROC-AUC, :func:`cross_validate`) on all rows of the Spark
     DataFrame ``train``, best model refit on all of them (the test rows are not seen here;
-    nothing is collected)."""
+    nothing is collected). Logs its time by step: ``frame`` (the counts and class weights; the
+    frame's cache is filled by the first fold's ``cv_prepare``), the two steps of
+    :func:`cross_validate`, ``refit`` and ``importances``."""
     from pyspark.ml.evaluation import BinaryClassificationEvaluator
     from pyspark.ml.tuning import ParamGridBuilder
 
